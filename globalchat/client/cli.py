@@ -1,0 +1,348 @@
+# -*- test-case-name: tests.test_client_cli -*-
+"""
+C{globalchat-client}: chat from a terminal, or from a script through a pipe.
+
+On a terminal, typed lines go to the server and its lines are printed.
+From a pipe, every piped line is sent and the command exits once the
+server has answered the last one, so C{echo John | globalchat-client HOST}
+prints the greeting and returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from OpenSSL import SSL
+from twisted.internet import error as netError
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    clientFromString,
+    wrapClientTLS,
+)
+from twisted.internet.interfaces import IHalfCloseableProtocol, IStreamClientEndpoint
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from globalchat import tls
+from globalchat.client.protocol import ChatClientProtocol
+
+DEFAULT_PORT = 12345
+
+
+class UsageError(Exception):
+    """
+    The command line cannot be used; the message says why.
+    """
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="globalchat-client",
+        description=(
+            "Connect to a globalchat server. The first line you type (or pipe, "
+            "or give with --name) is your name; every later line is said to "
+            "everyone."
+        ),
+    )
+    parser.add_argument("host", nargs="?", help="the server's name or address")
+    parser.add_argument("port", nargs="?", default=str(DEFAULT_PORT),
+                        help=f"the server's port (default {DEFAULT_PORT})")
+    parser.add_argument("-t", "--tls", action="store_true",
+                        help="use TLS, verifying the server against the system CAs "
+                             "(or --ca) and its host name")
+    parser.add_argument("-n", "--name", help="log in as NAME instead of reading the "
+                                             "name from the input")
+    parser.add_argument("--ca", metavar="FILE", help="verify the server against the CA "
+                                                     "certificate in this PEM file (implies --tls)")
+    parser.add_argument("--fingerprint", metavar="SHA256",
+                        help="trust exactly the server certificate with this SHA-256 "
+                             "fingerprint, as the server logs it (implies --tls)")
+    parser.add_argument("-e", "--endpoint",
+                        help="connect to any Twisted client endpoint instead of HOST PORT, "
+                             "e.g. tls:chat.example.org:12345 or unix:/run/chat.sock")
+    parser.add_argument("--timeout", default="10", metavar="SECONDS",
+                        help="how long to wait for the connection, and for the server's "
+                             "answers once the input has ended (default 10)")
+    return parser
+
+
+def parseArguments(argv: list[str]) -> dict:
+    """
+    Read and check the command line.
+
+    @raise UsageError: naming the first problem found.
+    @raise SystemExit: for C{--help}.
+    """
+    parser = _parser()
+    parsed = parser.parse_args(argv)
+    options = vars(parsed)
+    if options["endpoint"]:
+        if options["host"] or options["tls"] or options["ca"] or options["fingerprint"]:
+            raise UsageError(
+                "--endpoint describes the whole connection: give it alone, "
+                "without HOST, --tls, --ca or --fingerprint"
+            )
+    elif not options["host"]:
+        raise UsageError("which server? give HOST (and PORT), or --endpoint")
+    port = options["port"]
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"PORT must be a number from 1 to 65535, not {port!r}")
+    options["port"] = int(port)
+    try:
+        options["timeout"] = float(options["timeout"])
+    except ValueError:
+        options["timeout"] = -1.0
+    if not options["timeout"] > 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if options["fingerprint"]:
+        try:
+            options["fingerprint"] = tls.parseFingerprint(options["fingerprint"])
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    if options["ca"]:
+        try:
+            options["ca"] = Certificate.loadPEM(Path(options["ca"]).read_bytes())
+        except (OSError, SSL.Error, ValueError) as e:
+            raise UsageError(f"cannot read --ca {options['ca']}: {e}") from None
+    if options["ca"] or options["fingerprint"]:
+        options["tls"] = True
+    return options
+
+
+def makeEndpoint(reactor, options: dict) -> tuple[IStreamClientEndpoint, tls.PinnedCertificate | None]:
+    """
+    The endpoint the options describe, and the pinning check if there is
+    one, so a refused certificate can be explained afterwards.
+    """
+    if options["endpoint"]:
+        return clientFromString(reactor, options["endpoint"]), None
+    host = options["host"]
+    endpoint = HostnameEndpoint(reactor, host, options["port"], timeout=options["timeout"])
+    if not options["tls"]:
+        return endpoint, None
+    if options["fingerprint"]:
+        pinned = tls.PinnedCertificate(options["fingerprint"], host)
+        return wrapClientTLS(pinned, endpoint), pinned
+    creator = optionsForClientTLS(host, trustRoot=options["ca"])
+    return wrapClientTLS(creator, endpoint), None
+
+
+def explain(
+    failure: Failure,
+    where: str,
+    pinned: tls.PinnedCertificate | None = None,
+    heardFrom: bool = True,
+) -> str:
+    """
+    One line telling the user what went wrong and what to try.
+
+    @param heardFrom: whether the server sent anything before the failure;
+        a server that hangs up without a word on a plaintext connection is
+        most often a TLS port.
+    """
+    message = failure.getErrorMessage()
+    if failure.check(SSL.Error):
+        if pinned is not None and pinned.seen is not None:
+            expected = tls.formatFingerprint(pinned.digest)
+            return (
+                f"the certificate of {where} is {pinned.seen}, not the pinned "
+                f"{expected}: someone may be intercepting the connection, or the "
+                "server made a new certificate (ask its owner for the fingerprint "
+                "it logs)"
+            )
+        if "wrong version number" in message or "record layer failure" in message:
+            return f"{where} does not speak TLS on this port: leave out --tls"
+        if "certificate verify failed" in message:
+            return (
+                f"the certificate of {where} is not signed by a trusted CA: for a "
+                "server with a self-made certificate, use --fingerprint with the "
+                "fingerprint the server logs"
+            )
+        return f"TLS with {where} failed: {message}"
+    if failure.type.__name__ == "VerificationError":
+        return (
+            f"the certificate of {where} is not valid for that name ({message}): "
+            "connect with a name the certificate lists, or use --fingerprint"
+        )
+    if failure.check(netError.ConnectionRefusedError):
+        return (
+            f"{where} refused the connection: is the server running, and is the "
+            "port forwarded to it?"
+        )
+    if failure.check(netError.DNSLookupError):
+        return f"cannot find {where}: check the host name"
+    if failure.check(netError.TimeoutError):
+        return (
+            f"no answer from {where}: the host may be down, or a firewall or "
+            "router may be dropping the port"
+        )
+    if failure.check(netError.ConnectionDone, netError.ConnectionLost):
+        if not heardFrom:
+            return (
+                f"{where} closed the connection without a word: if it is a TLS "
+                "port, add --tls or --fingerprint"
+            )
+        return f"{where} closed the connection"
+    return f"connection to {where} failed: {message}"
+
+
+@implementer(IHalfCloseableProtocol)
+class _Input(LineReceiver):
+    """
+    Standard input and output.  Input lines are handed on unchanged
+    (any length: the server decides what is too long).
+    """
+
+    delimiter = b"\n"
+    MAX_LENGTH = sys.maxsize
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.closed: Deferred[None] = Deferred()
+
+    def lineReceived(self, line: bytes) -> None:
+        self._client.inputLine(line.removesuffix(b"\r"))
+
+    def readConnectionLost(self) -> None:
+        if self._buffer:
+            # A last line without a newline is still a line.
+            line, self._buffer = self._buffer, b""
+            self.lineReceived(line)
+        self._client.inputEnded()
+
+    def writeConnectionLost(self) -> None:
+        self._client.finish(1, "standard output was closed")
+
+    def connectionLost(self, reason: Failure) -> None:
+        self.closed.callback(None)
+
+
+class Client:
+    """
+    Ties one server connection to standard input and output and decides
+    when the command is done and with which exit status.
+    """
+
+    def __init__(self, reactor, options: dict, interactive: bool) -> None:
+        self._reactor = reactor
+        self._options = options
+        self._interactive = interactive
+        self._where = options["endpoint"] or f"{options['host']}:{options['port']}"
+        self._protocol: ChatClientProtocol | None = None
+        self._stdio = None
+        self._input: _Input | None = None
+        self._inputEnded = False
+        self._timer = None
+        self._pinned = None
+        self._heardFrom = False
+        self.done: Deferred[int] = Deferred()
+
+    async def run(self) -> int:
+        """
+        Connect, chat, and return the exit status.
+        """
+        endpoint, self._pinned = makeEndpoint(self._reactor, self._options)
+        factory = Factory.forProtocol(lambda: ChatClientProtocol(self.serverLine, self.serverLost))
+        try:
+            self._protocol = await endpoint.connect(factory)
+        except Exception:
+            self._error(explain(Failure(), self._where, self._pinned))
+            return 1
+        if self._interactive:
+            self._status(f"connected to {self._where}" + ("" if self._options["name"] else "; type your name"))
+        if self._options["name"]:
+            self._protocol.sendChatLine(self._options["name"].encode("utf-8"))
+        from twisted.internet.stdio import StandardIO
+
+        self._input = _Input(self)
+        self._stdio = StandardIO(self._input, reactor=self._reactor)
+        # Read the input no faster than the server takes it.
+        self._protocol.transport.registerProducer(self._stdio, True)
+        code = await self.done
+        return code
+
+    def inputLine(self, line: bytes) -> None:
+        if self._protocol is not None and not self.done.called:
+            self._protocol.sendChatLine(line)
+
+    def inputEnded(self) -> None:
+        self._inputEnded = True
+        if self._interactive:
+            self.finish(0)
+        else:
+            self._timer = self._reactor.callLater(self._options["timeout"], self._gaveUp)
+            self._checkDone()
+
+    def serverLine(self, text: str) -> None:
+        self._heardFrom = True
+        if self._stdio is not None:
+            self._stdio.write(text.encode("utf-8") + b"\n")
+        else:
+            sys.stdout.write(text + "\n")
+        if self._timer is not None:
+            self._timer.reset(self._options["timeout"])
+        self._checkDone()
+
+    def serverLost(self, reason: Failure) -> None:
+        if self.done.called:
+            return
+        self.finish(1, explain(reason, self._where, self._pinned, self._heardFrom))
+
+    def _gaveUp(self) -> None:
+        self._timer = None
+        self.finish(1, f"{self._where} did not answer {len(self._protocol.replies)} line(s) "
+                       f"within {self._options['timeout']:g} s")
+
+    def _checkDone(self) -> None:
+        if self._inputEnded and not self._interactive and not self._protocol.replies:
+            self.finish(1 if self._protocol.replies.errors else 0)
+
+    def finish(self, code: int, message: str | None = None) -> None:
+        """
+        End the command once, closing the connection and flushing output.
+        """
+        if self.done.called:
+            return
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        if message:
+            self._error(message)
+        if self._protocol is not None:
+            self._protocol.transport.loseConnection()
+        if self._stdio is not None:
+            self._stdio.loseConnection()
+            self._input.closed.addCallback(lambda _: self.done.callback(code))
+        else:
+            self.done.callback(code)
+
+    def _status(self, text: str) -> None:
+        sys.stderr.write(f"* {text}\n")
+
+    def _error(self, text: str) -> None:
+        sys.stderr.write(f"globalchat-client: {text}\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """
+    Entry point of C{globalchat-client}.
+    """
+    try:
+        options = parseArguments(sys.argv[1:] if argv is None else argv)
+    except UsageError as e:
+        sys.stderr.write(f"globalchat-client: {e}\n(see globalchat-client --help)\n")
+        raise SystemExit(2)
+    from twisted.internet.task import react
+
+    def start(reactor):
+        client = Client(reactor, options, interactive=sys.stdin.isatty())
+        d = ensureDeferred(client.run())
+        d.addCallback(lambda code: sys.exit(code) if code else None)
+        return d
+
+    react(start)

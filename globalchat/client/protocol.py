@@ -1,0 +1,112 @@
+# -*- test-case-name: tests.test_client_protocol -*-
+"""
+The client side of the wire: lines from the server in, lines to it out,
+and knowing which of our lines the server has answered.
+
+The server answers every non-empty line it is sent with exactly one line
+to the sender: the greeting (or an error) for a name, the sender's own
+copy (or an error) for a chat line.  Counting those answers is how a
+script piping lines in knows that everything it sent was taken.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable
+
+from twisted.protocols.basic import LineReceiver
+from twisted.python.failure import Failure
+
+ERROR_PREFIX = "ERROR "
+
+
+def isBlank(line: bytes) -> bool:
+    """
+    Whether the server would ignore C{line} as empty: it strips Unicode
+    white space after decoding, so we do the same.
+    """
+    try:
+        return not line.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return False
+
+
+class PendingReplies:
+    """
+    Which of the lines we sent the server has not answered yet.
+
+    @ivar name: the name the server accepted, or C{None} before that.
+    @ivar errors: how many of our lines the server refused.
+    """
+
+    def __init__(self) -> None:
+        self._pending: deque[str] = deque()
+        self.name: str | None = None
+        self.errors = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def sent(self, line: bytes) -> None:
+        """
+        Record a non-blank line sent to the server.
+        """
+        self._pending.append(line.decode("utf-8", "replace").strip())
+
+    def received(self, text: str) -> None:
+        """
+        Match a line from the server against the oldest unanswered one.
+        """
+        if not self._pending:
+            return
+        head = self._pending[0]
+        if text.startswith(ERROR_PREFIX):
+            self.errors += 1
+        elif self.name is None:
+            # Before login the only other answer is the greeting.
+            self.name = head
+        elif text != f"<{self.name}> {head}":
+            # Somebody else's line.
+            return
+        self._pending.popleft()
+
+
+class ChatClientProtocol(LineReceiver):
+    """
+    A connection to a globalchat server, handing every line it receives to
+    C{onLine} as text and telling C{onLost} when it ends.
+    """
+
+    delimiter = b"\n"
+    #: A line from the server longer than this means it is not a
+    #: globalchat server, or a hostile one: hang up.
+    MAX_LENGTH = 1024 * 1024
+
+    def __init__(
+        self, onLine: Callable[[str], None], onLost: Callable[[Failure], None]
+    ) -> None:
+        self._onLine = onLine
+        self._onLost = onLost
+        self.replies = PendingReplies()
+
+    def lineReceived(self, line: bytes) -> None:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        text = line.decode("utf-8", "replace")
+        self.replies.received(text)
+        self._onLine(text)
+
+    def sendChatLine(self, line: bytes) -> bool:
+        """
+        Send one line, unless the server would ignore it as blank.
+
+        @return: whether it was sent.
+        """
+        if isBlank(line):
+            return False
+        self.replies.sent(line)
+        self.sendLine(line)
+        return True
+
+    def connectionLost(self, reason: Failure) -> None:
+        self._onLost(reason)

@@ -1,0 +1,238 @@
+# -*- test-case-name: tests.test_tls -*-
+"""
+TLS for people who have never made a certificate.
+
+A server started with C{--port ssl:12345} and no key gets a self-signed
+certificate made and kept in its data directory, and logs the certificate's
+SHA-256 fingerprint: the one thing a friend needs to connect safely with
+C{globalchat-client --fingerprint}.  The client side checks either the
+usual CA chain and host name, or exactly that fingerprint.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import ipaddress
+import os
+import re
+import socket
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from OpenSSL import SSL, crypto
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from zope.interface import implementer
+
+CERTIFICATE_FILE = "server.crt"
+KEY_FILE = "server.key"
+
+#: A self-made certificate is replaced by hand, not by a CA, so make it
+#: last; ten years is what most self-hosting guides use.
+VALIDITY = datetime.timedelta(days=3650)
+
+_ESCAPED_COLON = re.compile(r"(?<!\\):")
+
+
+def fingerprint(certificatePEM: bytes) -> str:
+    """
+    The SHA-256 fingerprint of a PEM certificate as C{SHA256:AB:CD:...},
+    the same hex that C{openssl x509 -fingerprint -sha256} prints.
+    """
+    cert = x509.load_pem_x509_certificate(certificatePEM)
+    return formatFingerprint(cert.fingerprint(hashes.SHA256()))
+
+
+def formatFingerprint(digest: bytes) -> str:
+    """
+    Format a raw SHA-256 digest the way it is shown to users.
+    """
+    return "SHA256:" + ":".join(f"{b:02X}" for b in digest)
+
+
+def parseFingerprint(text: str) -> bytes:
+    """
+    Read a SHA-256 fingerprint as users paste it: with or without the
+    C{SHA256:} prefix, colons, spaces, in either case.
+
+    @raise ValueError: if it is not 32 bytes of hex.
+    """
+    cleaned = text.strip()
+    if cleaned.upper().startswith("SHA256:"):
+        cleaned = cleaned[len("SHA256:"):]
+    cleaned = re.sub(r"[\s:]", "", cleaned)
+    try:
+        digest = bytes.fromhex(cleaned)
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        raise ValueError(
+            f"not a SHA-256 fingerprint: {text!r} (expected 64 hex digits)"
+        )
+    return digest
+
+
+def _writePrivate(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def createSelfSigned(
+    certificatePath: Path, keyPath: Path, hostnames: list[str]
+) -> None:
+    """
+    Write a new EC P-256 key (mode 0600) and a self-signed certificate
+    naming C{hostnames} as DNS subject alternative names.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    alternatives: list[x509.GeneralName] = []
+    for host in hostnames:
+        try:
+            alternatives.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alternatives.append(x509.DNSName(host))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + VALIDITY)
+        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    _writePrivate(
+        keyPath,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+    certificatePath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def defaultHostnames() -> list[str]:
+    """
+    The names a self-made certificate is issued for: this machine's host
+    name and C{localhost}.
+    """
+    names = [socket.gethostname(), "localhost"]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def ensureCertificate(dataDir: Path) -> tuple[Path, Path, bool]:
+    """
+    Make sure C{dataDir} holds a certificate and key, creating them the
+    first time.
+
+    @return: the certificate path, the key path, and whether they were
+        created now.
+    @raise OSError: when the directory or files cannot be made or read.
+    """
+    dataDir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    certificatePath = dataDir / CERTIFICATE_FILE
+    keyPath = dataDir / KEY_FILE
+    if certificatePath.exists() and keyPath.exists():
+        return certificatePath, keyPath, False
+    if certificatePath.exists() != keyPath.exists():
+        present = certificatePath if certificatePath.exists() else keyPath
+        raise OSError(
+            f"{present} exists without its pair; move it away to make a new "
+            "certificate, or name both with privateKey= and certKey="
+        )
+    createSelfSigned(certificatePath, keyPath, defaultHostnames())
+    return certificatePath, keyPath, True
+
+
+def _endpointArguments(description: str) -> tuple[str, list[str]]:
+    parts = _ESCAPED_COLON.split(description)
+    return parts[0], parts[1:]
+
+
+def _escape(path: Path) -> str:
+    return str(path).replace("\\", "\\\\").replace(":", "\\:")
+
+
+def needsCertificate(description: str) -> bool:
+    """
+    Whether C{description} is an C{ssl:} server endpoint that names no key
+    or certificate, and so needs one made for it.
+    """
+    kind, arguments = _endpointArguments(description)
+    if kind.lower() != "ssl":
+        return False
+    keys = {a.split("=", 1)[0] for a in arguments if "=" in a}
+    return not keys & {"privateKey", "certKey"}
+
+
+def certificateFor(description: str) -> Path | None:
+    """
+    The certificate file an C{ssl:} endpoint will serve, or C{None} for
+    other endpoints.
+    """
+    kind, arguments = _endpointArguments(description)
+    if kind.lower() != "ssl":
+        return None
+    values = dict(a.split("=", 1) for a in arguments if "=" in a)
+    named = values.get("certKey") or values.get("privateKey") or "server.pem"
+    return Path(named.replace("\\:", ":").replace("\\\\", "\\"))
+
+
+def withCertificate(description: str, certificatePath: Path, keyPath: Path) -> str:
+    """
+    Add C{privateKey=} and C{certKey=} to an C{ssl:} endpoint description.
+    """
+    return (
+        f"{description}:privateKey={_escape(keyPath)}"
+        f":certKey={_escape(certificatePath)}"
+    )
+
+
+@implementer(IOpenSSLClientConnectionCreator)
+class PinnedCertificate:
+    """
+    Client TLS that trusts exactly one certificate, by its SHA-256
+    fingerprint, instead of a CA: how a friend connects to a server with a
+    self-made certificate without being open to a man in the middle.
+
+    @ivar digest: the pinned SHA-256 digest.
+    @ivar seen: the fingerprint the server presented, once it has, so a
+        mismatch can be reported.
+    """
+
+    def __init__(self, digest: bytes, hostname: str) -> None:
+        self.digest = digest
+        self._hostname = hostname
+        self.seen: str | None = None
+        self._context = SSL.Context(SSL.TLS_METHOD)
+        self._context.set_min_proto_version(SSL.TLS1_2_VERSION)
+        self._context.set_verify(SSL.VERIFY_PEER, self._verify)
+
+    def _verify(
+        self, connection: SSL.Connection, cert: crypto.X509, errno: int, depth: int, ok: int
+    ) -> bool:
+        if depth != 0:
+            # Only the server's own certificate is pinned; the chain above
+            # it, if any, does not matter.
+            return True
+        digest = cert.to_cryptography().fingerprint(hashes.SHA256())
+        self.seen = formatFingerprint(digest)
+        return digest == self.digest
+
+    def clientConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        connection = SSL.Connection(self._context, None)
+        connection.set_app_data(tlsProtocol)
+        try:
+            ipaddress.ip_address(self._hostname)
+        except ValueError:
+            connection.set_tlsext_host_name(self._hostname.encode("idna"))
+        return connection

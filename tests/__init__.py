@@ -1,0 +1,3 @@
+"""
+Tests for globalchat; run them with C{trial tests}.
+"""

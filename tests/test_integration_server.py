@@ -1,0 +1,244 @@
+"""
+The real C{twistd globalchat} with the real C{globalchat-client} and raw
+sockets, on 127.0.0.1.
+"""
+
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.processes import RawClient, Server, client, twistd
+
+GREETING = "Hello Good morning !!!! ::: John"
+
+
+class PlainTests(SynchronousTestCase):
+    """
+    A server on one plain TCP port.
+    """
+
+    def setUp(self):
+        self.server = Server(self, "--port", "tcp:0:interface=127.0.0.1",
+                             "--max-line-length", "64")
+        self.port = str(self.server.ports[0])
+
+    def test_seedExample(self):
+        """
+        C{echo John | globalchat-client 127.0.0.1 PORT} prints the greeting
+        and exits 0.
+        """
+        result = client("127.0.0.1", self.port, input=b"John\n")
+        self.assertEqual((result.returncode, result.stdout, result.stderr),
+                         (0, (GREETING + "\n").encode(), b""))
+
+    def test_clientAndRawSocketChat(self):
+        """
+        A raw-socket user and a client user chat: the raw user sees the
+        client arrive, speak and leave; the client prints its own lines
+        as confirmations.
+        """
+        ann = RawClient(self, self.server.ports[0])
+        ann.send(b"Ann\r\n")
+        self.assertEqual(ann.readLine(), "Hello Good morning !!!! ::: Ann")
+        result = client("127.0.0.1", self.port, "--name", "John", input=b"hello Ann\nbye\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().splitlines(),
+                         [GREETING, "<John> hello Ann", "<John> bye"])
+        self.assertEqual(ann.readLines(4),
+                         ["* John joined", "<John> hello Ann", "<John> bye", "* John left"])
+        ann.send(b"anyone?\n")
+        self.assertEqual(ann.readLine(), "<Ann> anyone?")
+
+    def test_badInputKeepsConnection(self):
+        """
+        Over-long lines, invalid UTF-8 and empty lines do not end a
+        connection or lose the lines around them.
+        """
+        raw = RawClient(self, self.server.ports[0])
+        raw.send(b"John\n\n" + b"x" * 100 + b"\n\xff\xfe\nstill here\n")
+        self.assertEqual(raw.readLines(4), [
+            GREETING,
+            "ERROR line too long (max 64 bytes)",
+            "ERROR invalid UTF-8, line dropped",
+            "<John> still here",
+        ])
+
+    def test_clientReportsErrors(self):
+        """
+        The client prints the server's errors and exits 1 when a line was
+        refused.
+        """
+        result = client("127.0.0.1", self.port, input=b"John\n" + b"y" * 100 + b"\nok\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stdout.decode().splitlines(),
+                         [GREETING, "ERROR line too long (max 64 bytes)", "<John> ok"])
+
+    def test_plainClientOnPlainPortWithTLS(self):
+        """
+        C{--tls} against a plaintext port is one clear line, exit 1.
+        """
+        result = client("127.0.0.1", self.port, "--tls", input=b"John\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stdout, b"")
+        self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
+        self.assertIn(b"does not speak TLS", result.stderr)
+
+    def test_halfOpenConnectionLogged(self):
+        """
+        A client that disconnects mid-line, before a name, leaves only a
+        log line; the server carries on.
+        """
+        raw = RawClient(self, self.server.ports[0])
+        raw.send(b"Joh")
+        raw.socket.close()
+        result = client("127.0.0.1", self.port, input=b"John\n")
+        self.assertEqual(result.stdout.decode(), GREETING + "\n")
+        self.assertNotIn(b"Traceback", self.server.output)
+
+    def test_portInUse(self):
+        """
+        A second server on a port in use exits 1 with one line, no
+        traceback.
+        """
+        result = twistd("-n", "--pidfile=", "globalchat", "--port",
+                        f"tcp:{self.port}:interface=127.0.0.1")
+        output = (result.stdout + result.stderr).decode()
+        self.assertEqual(result.returncode, 1)
+        self.assertNotIn("Traceback", output)
+        self.assertIn(f"globalchat: cannot listen on tcp:{self.port}", output.splitlines()[-1])
+
+
+class TLSTests(SynchronousTestCase):
+    """
+    A server with a self-made certificate on an C{ssl:} port.
+    """
+
+    def setUp(self):
+        self.server = Server(self, "--port", "ssl:0:interface=127.0.0.1")
+        self.port = str(self.server.ports[0])
+
+    def test_pinnedFingerprint(self):
+        """
+        The fingerprint the server logs lets the client connect.
+        """
+        result = client("127.0.0.1", self.port, "--fingerprint", self.server.fingerprint,
+                        input=b"John\n")
+        self.assertEqual((result.returncode, result.stdout.decode()), (0, GREETING + "\n"),
+                         result.stderr)
+
+    def test_wrongFingerprint(self):
+        """
+        Another fingerprint is refused loudly, nothing is sent.
+        """
+        result = client("127.0.0.1", self.port, "--fingerprint", "AB" * 32, input=b"John\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(self.server.fingerprint.encode(), result.stderr)
+        self.assertIn(b"not the pinned", result.stderr)
+        self.assertNotIn(b"logged in as John", self.server.output)
+
+    def test_untrustedWithoutPin(self):
+        """
+        A self-signed certificate is not trusted on the system CAs alone.
+        """
+        result = client("localhost", self.port, "--tls", input=b"John\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"--fingerprint", result.stderr)
+
+    def test_caAndHostname(self):
+        """
+        With the certificate as its own CA, the host name it names is
+        accepted and another is refused.
+        """
+        cert = str(self.server.dataDir / "server.crt")
+        good = client("localhost", self.port, "--ca", cert, input=b"John\n")
+        self.assertEqual(good.stdout.decode(), GREETING + "\n", good.stderr)
+        bad = client("127.0.0.1", self.port, "--ca", cert, input=b"John\n")
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn(b"not valid for that name", bad.stderr)
+
+    def test_certificateReused(self):
+        """
+        A restart reuses the certificate: the fingerprint stays the same.
+        """
+        first = self.server.fingerprint
+        self.server.stop()
+        again = Server(self, "--port", "ssl:0:interface=127.0.0.1", dataDir=self.server.dataDir)
+        self.assertEqual(again.fingerprint, first)
+        self.assertNotIn(b"created a self-signed", again.output)
+
+
+class StartupTests(SynchronousTestCase):
+    """
+    Bad configuration ends twistd at once with one line.
+    """
+
+    def assertOneLineError(self, result, expected):
+        output = (result.stdout + result.stderr).decode()
+        self.assertEqual(result.returncode, 1, output)
+        self.assertNotIn("Traceback", output)
+        self.assertIn(expected, output.strip().splitlines()[-1])
+
+    def test_badPort(self):
+        """
+        An unparsable endpoint.
+        """
+        self.assertOneLineError(
+            twistd("-n", "--pidfile=", "globalchat", "--port", "nonsense:1"),
+            "globalchat: bad --port 'nonsense:1'",
+        )
+
+    def test_unreadableKey(self):
+        """
+        A key file that is not there.
+        """
+        self.assertOneLineError(
+            twistd("-n", "--pidfile=", "globalchat", "--port", "ssl:0:privateKey=/no/such.pem"),
+            "/no/such.pem",
+        )
+
+
+class DaemonTests(SynchronousTestCase):
+    """
+    C{twistd globalchat} without C{-n} runs in the background.
+    """
+
+    def test_daemonizedTLS(self):
+        """
+        The daemon serves TLS with a certificate it made itself and stops
+        on SIGTERM.
+        """
+        work = Path(self.mktemp()).resolve()
+        work.mkdir()
+        pidfile, logfile = work / "twistd.pid", work / "twistd.log"
+        result = twistd("--pidfile", str(pidfile), "--logfile", str(logfile),
+                        "globalchat", "--data-dir", str(work / "data"),
+                        "--port", "ssl:0:interface=127.0.0.1")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        pid = int(pidfile.read_text())
+        self.addCleanup(self.stopDaemon, pid)
+        deadline = time.monotonic() + 10
+        while b"listening on" not in logfile.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        log = logfile.read_bytes()
+        port = re.search(rb"listening on 127.0.0.1:(\d+)", log).group(1).decode()
+        fingerprint = re.search(rb"fingerprint (SHA256:[0-9A-F:]+)", log).group(1).decode()
+        result = client("127.0.0.1", port, "--fingerprint", fingerprint, input=b"John\n")
+        self.assertEqual(result.stdout.decode(), GREETING + "\n", result.stderr)
+
+    def stopDaemon(self, pid):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,192 @@
+"""
+Tests for L{globalchat.server}: framing, decoding and logging of one
+connection, over L{StringTransport}.
+"""
+
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.testing import EventLoggingObserver, StringTransport
+from twisted.internet.error import ConnectionDone
+from twisted.logger import globalLogPublisher
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SynchronousTestCase
+
+from globalchat.chat.hub import Hub
+from globalchat.server import ChatFactory, describePeer
+
+
+class ServerTests(SynchronousTestCase):
+    """
+    L{ChatProtocol} driven byte by byte.
+    """
+
+    def setUp(self):
+        self.factory = ChatFactory(Hub(), maxLineLength=16)
+
+    def connect(self, port=40000):
+        protocol = self.factory.buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.7", port))
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    def response(self, transport):
+        """
+        The lines written to C{transport} since the last call.
+        """
+        data = transport.value()
+        transport.clear()
+        self.assertTrue(data == b"" or data.endswith(b"\r\n"), data)
+        return data.decode("utf-8").splitlines()
+
+    def test_greetingCRLFAndLF(self):
+        """
+        A name ended by CRLF or by LF gets the greeting.
+        """
+        for ending in (b"\r\n", b"\n"):
+            protocol, transport = self.connect()
+            protocol.dataReceived(b"John" + ending)
+            self.assertEqual(self.response(transport), ["Hello Good morning !!!! ::: John"])
+
+    def test_lineSplitAcrossReads(self):
+        """
+        A line that arrives in pieces is one line.
+        """
+        protocol, transport = self.connect()
+        for byte in b"John\r\n":
+            protocol.dataReceived(bytes([byte]))
+        self.assertEqual(self.response(transport), ["Hello Good morning !!!! ::: John"])
+
+    def test_chatBetweenTwo(self):
+        """
+        Two connections chat: each line reaches both, in order.
+        """
+        a, at = self.connect()
+        b, bt = self.connect()
+        a.dataReceived(b"Ann\n")
+        b.dataReceived(b"Bob\n")
+        a.dataReceived(b"one\ntwo\n")
+        self.assertEqual(
+            self.response(at),
+            ["Hello Good morning !!!! ::: Ann", "* Bob joined", "<Ann> one", "<Ann> two"],
+        )
+        self.assertEqual(
+            self.response(bt), ["Hello Good morning !!!! ::: Bob", "<Ann> one", "<Ann> two"]
+        )
+
+    def test_lineTooLongDropsOnlyThatLine(self):
+        """
+        A line over the limit is answered with an error and dropped; the
+        lines before and after it in the same read are kept, and the
+        connection stays open.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived(b"John\n")
+        transport.clear()
+        protocol.dataReceived(b"before\n" + b"x" * 17 + b"\nafter\n")
+        self.assertEqual(
+            self.response(transport),
+            ["<John> before", "ERROR line too long (max 16 bytes)", "<John> after"],
+        )
+        self.assertFalse(transport.disconnecting)
+
+    def test_exactlyMaxLengthAccepted(self):
+        """
+        A line of exactly the limit (not counting CRLF) is fine.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived(b"John\n")
+        transport.clear()
+        protocol.dataReceived(b"y" * 16 + b"\r")
+        protocol.dataReceived(b"\n")
+        self.assertEqual(self.response(transport), ["<John> " + "y" * 16])
+
+    def test_lineTooLongAcrossReads(self):
+        """
+        An over-long line still arriving is reported once, as soon as it
+        passes the limit, and its rest is dropped when it comes; the server
+        does not buffer it.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived(b"John\n")
+        transport.clear()
+        protocol.dataReceived(b"z" * 20)
+        self.assertEqual(self.response(transport), ["ERROR line too long (max 16 bytes)"])
+        self.assertEqual(protocol._pending, b"")
+        protocol.dataReceived(b"z" * 1000)
+        protocol.dataReceived(b"zzz\nnext\n")
+        self.assertEqual(self.response(transport), ["<John> next"])
+
+    def test_invalidUTF8(self):
+        """
+        A line that is not UTF-8 gets an error; the connection carries on.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived(b"\xff\xfe\nJohn\n")
+        self.assertEqual(
+            self.response(transport),
+            ["ERROR invalid UTF-8, line dropped", "Hello Good morning !!!! ::: John"],
+        )
+
+    def test_unicodeName(self):
+        """
+        UTF-8 text round-trips.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived("Zoë\n".encode("utf-8"))
+        self.assertEqual(self.response(transport), ["Hello Good morning !!!! ::: Zoë"])
+
+    def test_binaryGarbage(self):
+        """
+        Arbitrary bytes never raise out of the protocol.
+        """
+        protocol, transport = self.connect()
+        protocol.dataReceived(bytes(range(256)) * 3 + b"\n\x00\n\r\r\n")
+        self.assertFalse(transport.disconnecting)
+
+    def test_disconnectLeaves(self):
+        """
+        When a client's connection ends the others see it leave.
+        """
+        a, at = self.connect()
+        b, bt = self.connect()
+        a.dataReceived(b"Ann\n")
+        b.dataReceived(b"Bob\n")
+        at.clear()
+        b.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.response(at), ["* Bob left"])
+
+    def test_logging(self):
+        """
+        Connection, name and disconnection are logged with the peer address.
+        """
+        events = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        protocol, _ = self.connect(port=4242)
+        protocol.dataReceived(b"John\n")
+        protocol.connectionLost(Failure(ConnectionDone()))
+        texts = [e["log_format"].format(**e) for e in events if "peer" in e]
+        self.assertEqual(texts[0], "198.51.100.7:4242 connected")
+        self.assertEqual(texts[1], "198.51.100.7:4242 logged in as John")
+        self.assertTrue(texts[2].startswith("198.51.100.7:4242 disconnected"))
+
+
+class DescribePeerTests(SynchronousTestCase):
+    """
+    L{describePeer} formats addresses for logs.
+    """
+
+    def test_ipv4(self):
+        """
+        IPv4 is host:port.
+        """
+        self.assertEqual(describePeer(IPv4Address("TCP", "10.0.0.1", 5)), "10.0.0.1:5")
+
+    def test_ipv6(self):
+        """
+        IPv6 hosts are bracketed.
+        """
+        self.assertEqual(describePeer(IPv6Address("TCP", "::1", 5)), "[::1]:5")
+
+    def test_unix(self):
+        """
+        Other addresses fall back to their repr.
+        """
+        self.assertIn("chat.sock", describePeer(UNIXAddress("/run/chat.sock")))

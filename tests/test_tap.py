@@ -1,0 +1,185 @@
+"""
+Tests for L{globalchat.tap}: the options of C{twistd globalchat} and the
+service they build, on a L{MemoryReactor}.
+"""
+
+from pathlib import Path
+
+from twisted.application.service import IServiceMaker
+from twisted.internet.defer import fail
+from twisted.internet.error import CannotListenError
+from twisted.internet.testing import MemoryReactor
+from twisted.plugin import getPlugins
+from twisted.trial.unittest import SynchronousTestCase
+
+from globalchat import tap, tls
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    Parsing C{twistd globalchat} options.
+    """
+
+    def parse(self, *argv):
+        options = tap.Options()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_defaults(self):
+        """
+        With no options the server listens on tcp:12345 with the seed's
+        greeting and 4096-byte lines.
+        """
+        options = self.parse()
+        self.assertEqual(options["ports"], ["tcp:12345"])
+        self.assertEqual(options["greeting"], "Hello Good morning !!!! ::: {name}")
+        self.assertEqual(options["max-line-length"], 4096)
+        self.assertEqual(options["data-dir"], Path("globalchat-data"))
+
+    def test_repeatablePort(self):
+        """
+        C{--port} (or C{-p}) may be given several times.
+        """
+        options = self.parse("--port", "tcp:1", "-p", "ssl:2", "--port=unix:/tmp/x")
+        self.assertEqual(options["ports"], ["tcp:1", "ssl:2", "unix:/tmp/x"])
+
+    def test_badMaxLineLength(self):
+        """
+        A max line length that is not a positive number stops the server
+        with one line naming the option.
+        """
+        for value in ("0", "-5", "lots", "99999999999"):
+            e = self.assertRaises(tap.StartupError, self.parse, "--max-line-length", value)
+            self.assertIn("--max-line-length must be a whole number", str(e))
+
+    def test_badGreeting(self):
+        """
+        A greeting with an unknown placeholder is refused at start, not
+        at the first login.
+        """
+        for value in ("Hi {nick}", "Hi {0}", "Hi {"):
+            e = self.assertRaises(tap.StartupError, self.parse, "--greeting", value)
+            self.assertIn("--greeting", str(e))
+            self.assertTrue(str(e).startswith("globalchat: "))
+
+    def test_startupErrorExitsNonZero(self):
+        """
+        A L{tap.StartupError} ends twistd with status 1 and its message.
+        """
+        e = tap.StartupError("boom")
+        self.assertIsInstance(e, SystemExit)
+        self.assertEqual(e.code, "globalchat: boom")
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    L{tap.makeService} builds one listener per C{--port}.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactor()
+        self.dataDir = Path(self.mktemp())
+
+    def service(self, *argv):
+        options = tap.Options()
+        options.parseOptions(["--data-dir", str(self.dataDir), *argv])
+        return tap.makeService(options, reactor=self.reactor)
+
+    def test_onePerPort(self):
+        """
+        Every endpoint is listened on with the same factory and its hub.
+        """
+        service = self.service("--port", "tcp:1234", "--port", "tcp6:5678")
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        ports = [(port, interface) for port, _, _, interface in self.reactor.tcpServers]
+        self.assertEqual(ports, [(1234, ""), (5678, "::")])
+        factories = {factory for _, factory, _, _ in self.reactor.tcpServers}
+        self.assertEqual(len(factories), 1)
+
+    def test_sslMakesCertificate(self):
+        """
+        An C{ssl:} endpoint without a key gets the data directory's
+        certificate, created on first use; its fingerprint is logged.
+        """
+        logged = []
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        service = self.service("--port", "ssl:4433")
+        service.privilegedStartService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(self.reactor.sslServers[0][0], 4433)
+        cert = self.dataDir / tls.CERTIFICATE_FILE
+        self.assertTrue(cert.exists())
+        fingerprints = [e["fingerprint"] for e in logged if "fingerprint" in e]
+        self.assertEqual(fingerprints, [tls.fingerprint(cert.read_bytes())])
+
+    def test_explicitKeyUsed(self):
+        """
+        An C{ssl:} endpoint naming its key is used as given and no
+        certificate is made in the data directory.
+        """
+        cert, key, _ = tls.ensureCertificate(Path(self.mktemp()))
+        self.service("--port", f"ssl:4433:privateKey={key}:certKey={cert}")
+        self.assertFalse(self.dataDir.exists())
+
+    def test_badEndpoint(self):
+        """
+        An endpoint Twisted cannot parse stops the server with one line
+        naming it.
+        """
+        e = self.assertRaises(tap.StartupError, self.service, "--port", "bogus:12")
+        self.assertIn("bad --port 'bogus:12'", str(e))
+
+    def test_missingKey(self):
+        """
+        A key file that cannot be read stops the server with one line.
+        """
+        e = self.assertRaises(
+            tap.StartupError, self.service, "--port", "ssl:1:privateKey=/nonexistent.pem"
+        )
+        self.assertIn("/nonexistent.pem", str(e))
+
+    def test_brokenCertificate(self):
+        """
+        A file that is not a certificate stops the server with one line.
+        """
+        bad = Path(self.mktemp())
+        bad.write_text("not a certificate")
+        e = self.assertRaises(
+            tap.StartupError, self.service, "--port", f"ssl:1:privateKey={bad}"
+        )
+        self.assertIn("cannot read TLS certificate", str(e))
+
+    def test_cannotListen(self):
+        """
+        A port that cannot be bound (already in use) stops the server
+        with one line naming the endpoint.
+        """
+        service = self.service("--port", "tcp:1")
+        listener = next(iter(service))
+        self.patch(
+            listener.endpoint, "listen",
+            lambda factory: fail(CannotListenError("", 1, OSError("Address already in use"))),
+        )
+        e = self.assertRaises(tap.StartupError, service.privilegedStartService)
+        self.assertIn("cannot listen on tcp:1", str(e))
+        self.assertIn("Address already in use", str(e))
+
+
+class PluginTests(SynchronousTestCase):
+    """
+    The twistd drop-in.
+    """
+
+    def test_discovered(self):
+        """
+        twistd finds C{globalchat} among its plugins, pointing at
+        L{globalchat.tap}.
+        """
+        makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
+        self.assertIn("globalchat", makers)
+        self.assertIs(makers["globalchat"].options, tap.Options)
