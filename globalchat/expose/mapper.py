@@ -1,0 +1,300 @@
+# -*- test-case-name: tests.test_expose_mapper -*-
+"""
+C{--expose}: keep a port forwarded on the gateway for as long as the
+server runs, and tell the user in one line how a friend connects.
+
+The protocols are tried in the order that costs least when they fail:
+PCP and NAT-PMP are one UDP exchange with the gateway, UPnP needs a
+multicast search and HTTP.  A mapping is renewed at half its lifetime;
+a renewal is also how a gateway that restarted and forgot it is noticed
+(its epoch went backwards, or the UPnP entry is gone) and the mapping is
+made again.  On a clean stop every mapping is deleted, within a short
+time so that a dead gateway cannot hold up shutdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, DeferredLock, ensureDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from globalchat.expose import nat
+from globalchat.expose.mapping import GatewayTimeout, IPortMapper, Mapping, MappingError
+
+#: How long a mapping is asked for, by default: an hour, so that a server
+#: that dies without cleaning up leaves nothing open for long.
+DEFAULT_LEASE = 3600
+
+#: A failed renewal is tried again this soon (or at the lease's end).
+RETRY_DELAY = 60
+
+#: At shutdown, mappings are deleted within this many seconds or left to
+#: expire.
+STOP_TIMEOUT = 3.0
+
+#: A way to reach the gateway: a name for messages and a function giving
+#: (perhaps after discovery) the protocol client.
+Method = tuple[str, Callable[[], Deferred[IPortMapper]]]
+
+
+def gatewayMethods(reactor, gateway: str) -> list[Method]:
+    """
+    PCP, then NAT-PMP, then UPnP IGD, for C{gateway}.
+    """
+    from globalchat.expose import natpmp, pcp, upnp
+
+    return [
+        ("PCP", lambda: succeed(pcp.PcpMapper(reactor, gateway))),
+        ("NAT-PMP", lambda: succeed(natpmp.NatPmpMapper(reactor, gateway))),
+        ("UPnP", lambda: upnp.discover(reactor)),
+    ]
+
+
+def friendLine(address: str, port: int, fingerprint: str | None) -> str:
+    """
+    The line a user hands to a friend: where the server is and the exact
+    command that connects to it.
+    """
+    shown = f"[{address}]" if ":" in address else address
+    command = f"globalchat-client {address} {port}"
+    if fingerprint:
+        command += f" --tls --fingerprint {fingerprint}"
+    return f"reachable at {shown}:{port} \N{EM DASH} {command}"
+
+
+def gatewayRestarted(previous: Mapping, current: Mapping, elapsed: float) -> bool:
+    """
+    Whether the gateway's epoch shows it restarted between two replies
+    (RFC 6886 section 3.6, RFC 6887 section 8.5): its clock must have
+    advanced by at least 7/8 of ours, less two seconds of slack.
+    """
+    if previous.epoch is None or current.epoch is None:
+        return False
+    return current.epoch < previous.epoch + elapsed * 7 / 8 - 2
+
+
+@dataclass(frozen=True)
+class Target:
+    """
+    A listening port to make reachable.
+
+    @ivar port: the local TCP port.
+    @ivar fingerprint: the TLS certificate's fingerprint, for the line
+        handed to friends, or C{None} for plain TCP.
+    """
+
+    port: int
+    fingerprint: str | None = None
+
+
+class _Lease:
+    """
+    One mapping kept alive.
+    """
+
+    def __init__(self, target: Target, method: str, mapper: IPortMapper,
+                 mapping: Mapping, grantedAt: float) -> None:
+        self.target = target
+        self.method = method
+        self.mapper = mapper
+        self.mapping = mapping
+        self.grantedAt = grantedAt
+        self.renewal: IDelayedCall | None = None
+
+
+class PortMapperService(Service):
+    """
+    Maps every L{Target} handed to L{expose} on the gateway and keeps the
+    mappings alive while the service runs.
+
+    @ivar leases: the mappings currently held.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        methods: Sequence[Method],
+        lease: int = DEFAULT_LEASE,
+        stun: Callable[[], Deferred[tuple[str, int] | None]] | None = None,
+        stopTimeout: float = STOP_TIMEOUT,
+    ) -> None:
+        """
+        @param methods: the protocols to try, in order; empty when there is
+            no gateway (then every target is reported as not exposed).
+        @param stun: asks STUN servers for our public address, if any were
+            configured.
+        """
+        self._reactor = reactor
+        self._methods = list(methods)
+        self._lease = lease
+        self._stun = stun
+        self._stopTimeout = stopTimeout
+        self._waiting: list[Target] = []
+        self._lock = DeferredLock()
+        self._mappers: dict[str, IPortMapper] = {}
+        self._unavailable: dict[str, str] = {}
+        self._seen: list[str | None] = []
+        self.leases: list[_Lease] = []
+
+    def expose(self, target: Target) -> None:
+        """
+        Map C{target} now if running, or once the service starts.
+        """
+        if self.running:
+            self._lock.run(lambda: ensureDeferred(self._expose(target)))
+        else:
+            self._waiting.append(target)
+
+    def startService(self) -> None:
+        super().startService()
+        waiting, self._waiting = self._waiting, []
+        for target in waiting:
+            self.expose(target)
+
+    async def _mapper(self, name: str, make: Callable[[], Deferred[IPortMapper]]) -> IPortMapper:
+        # Discovery (UPnP's multicast search) happens once for all targets;
+        # targets are mapped one at a time, so a plain cache will do.
+        if name not in self._mappers:
+            self._mappers[name] = await make()
+        return self._mappers[name]
+
+    async def _expose(self, target: Target) -> None:
+        if not self._methods:
+            self.log.warn(
+                "not exposed: port {port}: this machine has no default gateway "
+                "(give one with --gateway)", port=target.port,
+            )
+            return
+        reasons = []
+        for name, make in self._methods:
+            if name in self._unavailable:
+                reasons.append(self._unavailable[name])
+                continue
+            try:
+                mapper = await self._mapper(name, make)
+                mapping = await mapper.addMapping(target.port, target.port, self._lease)
+            except MappingError as e:
+                reasons.append(str(e))
+                if isinstance(e, GatewayTimeout):
+                    # It will not answer for the next port either.
+                    self._unavailable[name] = str(e)
+                continue
+            lease = _Lease(target, name, mapper, mapping, self._reactor.seconds())
+            if not self.running:
+                await self._delete(lease)
+                return
+            self.leases.append(lease)
+            self._schedule(lease, mapping.lifetime)
+            await self._report(lease)
+            return
+        self.log.warn(
+            "not exposed: port {port}: {reasons}. Forward TCP port {port} to this "
+            "machine on your router by hand (README: Going global), or run "
+            "globalchat-doctor to see why",
+            port=target.port, reasons="; ".join(reasons),
+        )
+
+    async def _report(self, lease: _Lease) -> None:
+        mapping = lease.mapping
+        self.log.info(
+            "{method} mapped external port {external} to port {port} for {lifetime}",
+            method=lease.method, external=mapping.externalPort, port=lease.target.port,
+            lifetime=f"{mapping.lifetime} s" if mapping.lifetime else "as long as the server runs",
+        )
+        address = mapping.externalAddress
+        if address is None:
+            try:
+                address = await lease.mapper.externalAddress()
+            except MappingError as e:
+                self.log.warn("the gateway did not tell its external address: {reason}", reason=str(e))
+        seen = await self._stunAddress()
+        problem = nat.diagnose(address, seen)
+        if problem is None and address is not None and nat.classify(address) != nat.PUBLIC:
+            problem = f"the gateway's external address {address} is not a public address"
+        if problem is None and (address or seen) is None:
+            problem = "neither the gateway nor a STUN server (--stun) told the public address"
+        if problem is not None:
+            self.log.warn("mapped, but not reachable from the internet: {problem}", problem=problem)
+            return
+        self.log.info(
+            "{line}", line=friendLine(address or seen, mapping.externalPort, lease.target.fingerprint)
+        )
+
+    async def _stunAddress(self) -> str | None:
+        if self._stun is None:
+            return None
+        if not self._seen:
+            seen = await self._stun()
+            self._seen.append(seen[0] if seen else None)
+        return self._seen[0]
+
+    def _schedule(self, lease: _Lease, lifetime: int) -> None:
+        # A permanent (lifetime 0) mapping is still checked, at the rate a
+        # leased one would be renewed, to notice a gateway that forgot it.
+        delay = (lifetime or self._lease) / 2
+        lease.renewal = self._reactor.callLater(
+            delay, lambda: ensureDeferred(self._renew(lease))
+        )
+
+    async def _renew(self, lease: _Lease) -> None:
+        lease.renewal = None
+        previous = lease.mapping
+        elapsed = self._reactor.seconds() - lease.grantedAt
+        try:
+            hasMapping = getattr(lease.mapper, "hasMapping", None)
+            forgotten = hasMapping is not None and not await hasMapping(previous)
+            mapping = await lease.mapper.addMapping(
+                lease.target.port, previous.externalPort, self._lease
+            )
+        except MappingError as e:
+            self.log.warn(
+                "renewing the mapping of port {port} failed, trying again in "
+                "{delay} s: {reason}", port=lease.target.port, delay=RETRY_DELAY, reason=str(e),
+            )
+            if self.running:
+                lease.renewal = self._reactor.callLater(
+                    RETRY_DELAY, lambda: ensureDeferred(self._renew(lease))
+                )
+            return
+        lease.mapping = mapping
+        lease.grantedAt = self._reactor.seconds()
+        if forgotten or gatewayRestarted(previous, mapping, elapsed):
+            self.log.warn(
+                "the gateway restarted and forgot the mapping of port {port}; mapped it again",
+                port=lease.target.port,
+            )
+        if not self.running:
+            return
+        self._schedule(lease, mapping.lifetime)
+        if mapping.externalPort != previous.externalPort:
+            await self._report(lease)
+
+    async def _delete(self, lease: _Lease) -> None:
+        try:
+            await lease.mapper.deleteMapping(lease.mapping).addTimeout(
+                self._stopTimeout, self._reactor
+            )
+        except Exception as e:
+            self.log.warn(
+                "could not remove the mapping of port {port} ({reason}); it "
+                "expires by itself", port=lease.target.port, reason=str(e) or repr(e),
+            )
+        else:
+            self.log.info(
+                "removed the {method} mapping of external port {external}",
+                method=lease.method, external=lease.mapping.externalPort,
+            )
+
+    def stopService(self) -> Deferred:
+        super().stopService()
+        leases, self.leases = self.leases, []
+        for lease in leases:
+            if lease.renewal is not None and lease.renewal.active():
+                lease.renewal.cancel()
+        return DeferredList([ensureDeferred(self._delete(lease)) for lease in leases])

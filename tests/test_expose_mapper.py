@@ -1,0 +1,332 @@
+"""
+Tests for L{globalchat.expose.mapper}: which protocol maps, what the user
+is told, renewal, gateway restarts and clean-up, with fake gateways and a
+L{Clock}.
+"""
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.task import Clock
+from twisted.logger import formatEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
+from zope.interface.verify import verifyObject
+
+from globalchat.expose.mapper import (
+    PortMapperService,
+    Target,
+    friendLine,
+    gatewayRestarted,
+)
+from globalchat.expose.mapping import GatewayTimeout, IPortMapper, Mapping, MappingError
+
+FINGERPRINT = "SHA256:" + ":".join(["AB"] * 32)
+
+
+@implementer(IPortMapper)
+class FakeMapper:
+    """
+    A gateway protocol that answers from scripted results.
+
+    @ivar results: what successive L{addMapping} calls give: a L{Mapping},
+        an exception, or a L{Deferred}.
+    """
+
+    def __init__(self, method, results, address="8.8.4.4", present=None):
+        self.method = method
+        self.results = list(results)
+        self.address = address
+        self.present = present
+        self.added = []
+        self.deleted = []
+
+    def externalAddress(self):
+        if isinstance(self.address, Exception):
+            return fail(self.address)
+        return succeed(self.address)
+
+    def addMapping(self, internalPort, externalPort, lifetime):
+        self.added.append((internalPort, externalPort, lifetime))
+        result = self.results.pop(0)
+        if isinstance(result, Exception):
+            return fail(result)
+        if isinstance(result, Deferred):
+            return result
+        return succeed(result)
+
+    def deleteMapping(self, mapping):
+        self.deleted.append(mapping)
+        return succeed(None)
+
+
+class UpnpLike(FakeMapper):
+    """
+    A fake with UPnP's C{hasMapping}.
+    """
+
+    def hasMapping(self, mapping):
+        return succeed(self.present.pop(0))
+
+
+def mapping(method="nat-pmp", external=12345, lifetime=3600, epoch=None, address=None):
+    return Mapping(method, 12345, external, address, lifetime, epoch)
+
+
+class MapperTests(SynchronousTestCase):
+    """
+    L{PortMapperService} against fake protocol clients.
+    """
+
+    def setUp(self):
+        self.clock = Clock()
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def service(self, *mappers, stun=None, lease=3600):
+        methods = [(m.method, lambda m=m: succeed(m)) for m in mappers]
+        service = PortMapperService(self.clock, methods, lease=lease, stun=stun)
+        service.startService()
+        return service
+
+    def messages(self):
+        texts = [formatEvent(e) for e in self.events
+                 if e.get("log_namespace", "").startswith("globalchat.expose")]
+        self.events.clear()
+        return texts
+
+    def test_fakeIsAPortMapper(self):
+        """
+        The fake provides L{IPortMapper}, so the tests exercise the real
+        contract.
+        """
+        verifyObject(IPortMapper, FakeMapper("x", []))
+
+    def test_firstMethodWins(self):
+        """
+        The first protocol that maps is used; the user gets the line to
+        hand to a friend, with the TLS fingerprint.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", address="8.8.8.8")])
+        natpmp = FakeMapper("NAT-PMP", [])
+        self.service(pcp, natpmp).expose(Target(12345, FINGERPRINT))
+        self.assertEqual(pcp.added, [(12345, 12345, 3600)])
+        self.assertEqual(natpmp.added, [])
+        self.assertEqual(self.messages()[-1], friendLine("8.8.8.8", 12345, FINGERPRINT))
+
+    def test_fallsBackInOrder(self):
+        """
+        A refusal or a timeout moves on to the next protocol; the gateway's
+        external address is asked for when the mapping reply lacks it.
+        """
+        pcp = FakeMapper("PCP", [MappingError("PCP: the gateway refused (NOT_AUTHORIZED)")])
+        natpmp = FakeMapper("NAT-PMP", [GatewayTimeout("NAT-PMP: no answer from 10.0.0.1")])
+        upnp = FakeMapper("UPnP", [mapping("upnp")], address="8.8.4.4")
+        self.service(pcp, natpmp, upnp).expose(Target(12345))
+        self.assertEqual(
+            self.messages()[-1],
+            "reachable at 8.8.4.4:12345 \N{EM DASH} globalchat-client 8.8.4.4 12345",
+        )
+
+    def test_conflictReportsOtherPort(self):
+        """
+        When the gateway gives another external port, that port is the one
+        reported.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", external=40001, address="8.8.8.8")])
+        self.service(pcp).expose(Target(12345))
+        self.assertIn("8.8.8.8:40001", self.messages()[-1])
+
+    def test_nothingWorks(self):
+        """
+        When every protocol fails the server says, in one line, that it is
+        not exposed, why, and what to do.
+        """
+        pcp = FakeMapper("PCP", [MappingError("PCP: no")])
+        upnp = FakeMapper("UPnP", [MappingError("UPnP: the gateway refused (606 Action not authorized)")])
+        self.service(pcp, upnp).expose(Target(12345))
+        [message] = self.messages()
+        self.assertTrue(message.startswith("not exposed: port 12345: PCP: no; UPnP: "))
+        self.assertIn("606", message)
+        self.assertIn("globalchat-doctor", message)
+
+    def test_noGateway(self):
+        """
+        Without a gateway the server says so and carries on.
+        """
+        self.service().expose(Target(12345))
+        self.assertIn("no default gateway", self.messages()[0])
+
+    def test_timeoutNotRepeatedPerPort(self):
+        """
+        A protocol that timed out for one port is not waited for again for
+        the next.
+        """
+        pcp = FakeMapper("PCP", [GatewayTimeout("PCP: no answer")])
+        natpmp = FakeMapper("NAT-PMP", [mapping(), mapping(external=443)])
+        service = self.service(pcp, natpmp)
+        service.expose(Target(12345))
+        service.expose(Target(443))
+        self.assertEqual(len(pcp.added), 1)
+        self.assertEqual(len(natpmp.added), 2)
+
+    def test_cgnat(self):
+        """
+        A mapping whose external address is carrier-grade NAT space is
+        reported as not reachable, with the alternatives, and no friend line.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", address="100.64.3.4")])
+        self.service(pcp).expose(Target(12345))
+        last = self.messages()[-1]
+        self.assertIn("not reachable from the internet", last)
+        self.assertIn("carrier-grade NAT", last)
+
+    def test_doubleNATSeenByStun(self):
+        """
+        A STUN server that sees another address than the gateway reports
+        means a second NAT.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", address="8.8.8.8")])
+        self.service(pcp, stun=lambda: succeed(("1.1.1.1", 4000))).expose(Target(12345))
+        self.assertIn("second NAT", self.messages()[-1])
+
+    def test_renewAtHalfLife(self):
+        """
+        The mapping is renewed at half its granted lifetime, asking for the
+        port it has.
+        """
+        natpmp = FakeMapper("NAT-PMP", [mapping(external=40001, lifetime=600), mapping(external=40001, lifetime=600)])
+        self.service(natpmp).expose(Target(12345))
+        self.clock.advance(299)
+        self.assertEqual(len(natpmp.added), 1)
+        self.clock.advance(1)
+        self.assertEqual(natpmp.added[1], (12345, 40001, 3600))
+
+    def test_epochReset(self):
+        """
+        An epoch that went backwards at renewal means the gateway
+        restarted; the mapping is made again and the user told.
+        """
+        natpmp = FakeMapper("NAT-PMP", [
+            mapping(lifetime=600, epoch=5000), mapping(lifetime=600, epoch=10),
+        ])
+        self.service(natpmp).expose(Target(12345))
+        self.messages()
+        self.clock.advance(300)
+        self.assertIn("gateway restarted", self.messages()[0])
+
+    def test_epochAdvancing(self):
+        """
+        An epoch that advanced with time is no restart.
+        """
+        natpmp = FakeMapper("NAT-PMP", [
+            mapping(lifetime=600, epoch=5000), mapping(lifetime=600, epoch=5300),
+        ])
+        self.service(natpmp).expose(Target(12345))
+        self.messages()
+        self.clock.advance(300)
+        self.assertEqual(self.messages(), [])
+
+    def test_upnpForgotten(self):
+        """
+        A UPnP gateway whose entry vanished is noticed at renewal and
+        mapped again.
+        """
+        upnp = UpnpLike("UPnP", [mapping("upnp"), mapping("upnp")], present=[False])
+        self.service(upnp).expose(Target(12345))
+        self.messages()
+        self.clock.advance(1800)
+        self.assertEqual(len(upnp.added), 2)
+        self.assertIn("gateway restarted", self.messages()[0])
+
+    def test_permanentChecked(self):
+        """
+        A permanent mapping (lifetime 0) is still checked at half the lease.
+        """
+        upnp = UpnpLike("UPnP", [mapping("upnp", lifetime=0), mapping("upnp", lifetime=0)], present=[True])
+        self.service(upnp).expose(Target(12345))
+        self.clock.advance(1800)
+        self.assertEqual(len(upnp.added), 2)
+
+    def test_renewalFailureRetried(self):
+        """
+        A failed renewal is logged and tried again a minute later.
+        """
+        natpmp = FakeMapper("NAT-PMP", [mapping(lifetime=600), MappingError("NAT-PMP: no"), mapping(lifetime=600)])
+        self.service(natpmp).expose(Target(12345))
+        self.clock.advance(300)
+        self.assertIn("trying again in 60 s", self.messages()[-1])
+        self.clock.advance(60)
+        self.assertEqual(len(natpmp.added), 3)
+
+    def test_deleteOnStop(self):
+        """
+        Stopping deletes every mapping and cancels renewals.
+        """
+        natpmp = FakeMapper("NAT-PMP", [mapping(lifetime=600)])
+        service = self.service(natpmp)
+        service.expose(Target(12345))
+        self.successResultOf(service.stopService())
+        self.assertEqual(natpmp.deleted, [mapping(lifetime=600)])
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_stopBoundedOnDeadGateway(self):
+        """
+        A gateway that never answers the delete holds shutdown up for the
+        stop timeout only.
+        """
+        natpmp = FakeMapper("NAT-PMP", [mapping(lifetime=600)])
+        natpmp.deleteMapping = lambda m: Deferred()
+        service = self.service(natpmp)
+        service.expose(Target(12345))
+        d = service.stopService()
+        self.assertNoResult(d)
+        self.clock.advance(3)
+        self.successResultOf(d)
+        self.assertIn("expires by itself", self.messages()[-1])
+
+    def test_exposeBeforeStart(self):
+        """
+        Ports that start listening before the service runs are mapped when
+        it starts.
+        """
+        natpmp = FakeMapper("NAT-PMP", [mapping()])
+        service = PortMapperService(self.clock, [("NAT-PMP", lambda: succeed(natpmp))])
+        service.expose(Target(12345))
+        self.assertEqual(natpmp.added, [])
+        service.startService()
+        self.assertEqual(len(natpmp.added), 1)
+
+    def test_mappedAfterStop(self):
+        """
+        A mapping granted after the service stopped is deleted at once.
+        """
+        late = Deferred()
+        natpmp = FakeMapper("NAT-PMP", [late])
+        service = self.service(natpmp)
+        service.expose(Target(12345))
+        service.stopService()
+        late.callback(mapping())
+        self.assertEqual(natpmp.deleted, [mapping()])
+
+
+class HelpersTests(SynchronousTestCase):
+    """
+    The pure helpers.
+    """
+
+    def test_friendLineIPv6(self):
+        """
+        IPv6 addresses are bracketed where a port follows.
+        """
+        self.assertEqual(
+            friendLine("2001:db8::1", 1, None),
+            "reachable at [2001:db8::1]:1 \N{EM DASH} globalchat-client 2001:db8::1 1",
+        )
+
+    def test_gatewayRestarted(self):
+        """
+        Epochs are compared allowing for clock drift.
+        """
+        self.assertFalse(gatewayRestarted(mapping(epoch=100), mapping(epoch=190), 100))
+        self.assertTrue(gatewayRestarted(mapping(epoch=100), mapping(epoch=150), 100))
+        self.assertFalse(gatewayRestarted(mapping(), mapping(), 100))
