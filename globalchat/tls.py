@@ -204,12 +204,14 @@ class PinnedCertificate:
     fingerprint, instead of a CA: how a friend connects to a server with a
     self-made certificate without being open to a man in the middle.
 
-    @ivar digest: the pinned SHA-256 digest.
+    @ivar digest: the pinned SHA-256 digest, or C{None} to accept any
+        certificate and only record it (a reachability probe, which reports
+        what it saw rather than trusting it).
     @ivar seen: the fingerprint the server presented, once it has, so a
         mismatch can be reported.
     """
 
-    def __init__(self, digest: bytes, hostname: str) -> None:
+    def __init__(self, digest: bytes | None, hostname: str) -> None:
         self.digest = digest
         self._hostname = hostname
         self.seen: str | None = None
@@ -226,7 +228,7 @@ class PinnedCertificate:
             return True
         digest = cert.to_cryptography().fingerprint(hashes.SHA256())
         self.seen = formatFingerprint(digest)
-        return digest == self.digest
+        return self.digest is None or digest == self.digest
 
     def clientConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         connection = SSL.Connection(self._context, None)
