@@ -5,18 +5,23 @@ C{twistd globalchat}: command-line options and the service they build.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IReactorCore
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IListeningPort, IReactorCore
 from twisted.logger import Logger
 from twisted.python import usage
 
 from globalchat import tls
 from globalchat.chat import wire
 from globalchat.chat.hub import Hub
+from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
+from globalchat.expose.mapper import DEFAULT_LEASE, PortMapperService, Target, gatewayMethods
+from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
 
 DEFAULT_PORT = "tcp:12345"
@@ -50,6 +55,17 @@ class ListeningService(StreamServerEndpointService):
     def __init__(self, endpoint, factory, description: str) -> None:
         super().__init__(endpoint, factory)
         self.description = description
+        self._whenListening: list[Deferred[IListeningPort]] = []
+
+    def whenListening(self) -> Deferred[IListeningPort]:
+        """
+        Fires with the listening port once it is bound, so that what
+        depends on the real port number (C{tcp:0}, port mapping) can wait
+        for it.
+        """
+        d: Deferred[IListeningPort] = Deferred()
+        self._whenListening.append(d)
+        return d
 
     def privilegedStartService(self) -> None:
         try:
@@ -64,6 +80,9 @@ class ListeningService(StreamServerEndpointService):
             address=describePeer(port.getHost()),
             endpoint=self.description,
         )
+        waiting, self._whenListening = self._whenListening, []
+        for d in waiting:
+            d.callback(port)
         return port
 
 
@@ -88,7 +107,16 @@ class Options(usage.Options):
         "sends is its name; every later line goes to everyone connected."
     )
 
+    optFlags = [
+        ["expose", None, "Ask the gateway (PCP, NAT-PMP or UPnP IGD) to forward each "
+                         "TCP/TLS port to this machine, and log how friends connect."],
+    ]
+
     optParameters = [
+        ["gateway", None, None, "The gateway to ask for --expose (default: the default "
+                                "route's next hop)."],
+        ["expose-lease", None, str(DEFAULT_LEASE), "Seconds a mapping is asked for; it is "
+                                                   "renewed at half its lifetime."],
         ["greeting", None, wire.DEFAULT_GREETING,
          "Welcome line sent after the name; {name} is replaced by it."],
         ["max-line-length", None, str(DEFAULT_MAX_LINE_LENGTH),
@@ -100,6 +128,17 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["ports"] = []
+        self["stun"] = []
+
+    def opt_stun(self, server: str) -> None:
+        """
+        With --expose, ask this STUN server (HOST:PORT) which address the
+        internet sees, to detect a second NAT (repeatable; none by default).
+        """
+        try:
+            self["stun"].append(parseHostPort(server))
+        except ValueError as e:
+            raise StartupError(f"--stun: {e}") from None
 
     def opt_port(self, description: str) -> None:
         """
@@ -124,12 +163,23 @@ class Options(usage.Options):
             "max-line-length", self["max-line-length"], 1024 * 1024
         )
         self["data-dir"] = Path(self["data-dir"])
+        self["expose-lease"] = _positiveInt("expose-lease", self["expose-lease"], 7 * 24 * 3600)
+        if self["gateway"] is not None:
+            try:
+                ipaddress.ip_address(self["gateway"])
+            except ValueError:
+                raise StartupError(
+                    f"--gateway must be an IP address, not {self['gateway']!r}"
+                ) from None
 
 
-def _prepareEndpoint(description: str, dataDir: Path) -> str:
+def _prepareEndpoint(description: str, dataDir: Path) -> tuple[str, str | None]:
     """
     Give an C{ssl:} endpoint without a key the data directory's
     certificate (made on first use) and log the fingerprint clients pin.
+
+    @return: the endpoint description to listen on, and the fingerprint of
+        its certificate (C{None} when it is not TLS).
     """
     if tls.needsCertificate(description):
         try:
@@ -140,33 +190,80 @@ def _prepareEndpoint(description: str, dataDir: Path) -> str:
             log.info("created a self-signed TLS certificate {path}", path=str(certificate))
         description = tls.withCertificate(description, certificate, key)
     certificate = tls.certificateFor(description)
-    if certificate is not None:
-        try:
-            digest = tls.fingerprint(certificate.read_bytes())
-        except (OSError, ValueError) as e:
-            raise StartupError(f"cannot read TLS certificate {certificate}: {e}") from None
-        log.info(
-            "TLS certificate {path} has fingerprint {fingerprint}",
-            path=str(certificate),
-            fingerprint=digest,
-        )
-    return description
+    if certificate is None:
+        return description, None
+    try:
+        digest = tls.fingerprint(certificate.read_bytes())
+    except (OSError, ValueError) as e:
+        raise StartupError(f"cannot read TLS certificate {certificate}: {e}") from None
+    log.info(
+        "TLS certificate {path} has fingerprint {fingerprint}",
+        path=str(certificate),
+        fingerprint=digest,
+    )
+    return description, digest
+
+
+def _exposeWhenListening(
+    mapper: PortMapperService, listener: ListeningService, fingerprint: str | None
+) -> None:
+    """
+    Hand the listener's port to the mapper once it is bound, unless no
+    gateway could forward to it.
+    """
+
+    def listening(port: IListeningPort) -> IListeningPort:
+        address = port.getHost()
+        host = getattr(address, "host", None)
+        if getattr(address, "type", None) != "TCP" or host is None:
+            log.info("not exposed: {endpoint} is not a TCP port", endpoint=listener.description)
+        elif ipaddress.ip_address(host.split("%")[0]).is_loopback:
+            log.warn(
+                "not exposed: {endpoint} listens on {host} only; listen on all "
+                "addresses (e.g. tcp:{port}) to be reachable",
+                endpoint=listener.description, host=host, port=address.port,
+            )
+        elif ipaddress.ip_address(host.split("%")[0]).version == 6:
+            log.info(
+                "{endpoint} is an IPv6 port: it is reachable at this machine's global "
+                "IPv6 addresses ({addresses}) where no firewall blocks it",
+                endpoint=listener.description,
+                addresses=", ".join(globalIPv6Addresses()) or "none found",
+            )
+        else:
+            mapper.expose(Target(address.port, fingerprint))
+        return port
+
+    listener.whenListening().addCallback(listening)
 
 
 def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiService:
     """
-    Build the server: one hub shared by a listening service per C{--port}.
+    Build the server: one hub shared by a listening service per C{--port},
+    and the port mapper when C{--expose} is on.
     """
     if reactor is None:
         from twisted.internet import reactor
     hub = Hub(greeting=config["greeting"])
     factory = ChatFactory(hub, maxLineLength=config["max-line-length"])
     top = MultiService()
+    mapper = None
+    if config["expose"]:
+        gateway = config["gateway"] or defaultGateway()
+        methods = gatewayMethods(reactor, gateway) if gateway else []
+        servers = config["stun"]
+        stun = (lambda: ensureDeferred(firstStunAddress(reactor, servers))) if servers else None
+        mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun)
     for description in config["ports"]:
-        prepared = _prepareEndpoint(description, config["data-dir"])
+        prepared, fingerprint = _prepareEndpoint(description, config["data-dir"])
         try:
             endpoint = serverFromString(reactor, prepared)
         except Exception as e:
             raise StartupError(f"bad --port {description!r}: {e}") from None
-        ListeningService(endpoint, factory, description).setServiceParent(top)
+        listener = ListeningService(endpoint, factory, description)
+        listener.setServiceParent(top)
+        if mapper is not None:
+            _exposeWhenListening(mapper, listener, fingerprint)
+    if mapper is not None:
+        mapper.setServiceParent(top)
     return top

@@ -88,3 +88,18 @@ class RequestTests(TestCase):
             lambda data: None, "TEST", delays=(0.02, 0.02),
         )
         return self.assertFailure(d, GatewayTimeout)
+
+    def test_closedPort(self):
+        """
+        A host with nothing on the port (ICMP port unreachable) is told
+        apart from one that does not answer.
+        """
+        closed = reactor.listenUDP(0, DatagramProtocol(), interface="127.0.0.1")
+        number = closed.getHost().port
+        closed.stopListening()
+        d = request(reactor, "127.0.0.1", number, lambda local: b"x",
+                    lambda data: data, "TEST", delays=(0.2, 0.2, 0.2))
+        d = self.assertFailure(d, MappingError)
+        d.addCallback(lambda e: self.assertEqual(
+            str(e), "TEST: 127.0.0.1 does not offer it (port closed)"))
+        return d

@@ -6,13 +6,17 @@ service they build, on a L{MemoryReactor}.
 from pathlib import Path
 
 from twisted.application.service import IServiceMaker
-from twisted.internet.defer import fail
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import fail, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.testing import MemoryReactor
+from twisted.internet.testing import MemoryReactor, MemoryReactorClock, _FakePort
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from globalchat import tap, tls
+from globalchat.expose.mapper import PortMapperService
+from tests.test_expose_mapper import FakeMapper, mapping
 
 
 class OptionsTests(SynchronousTestCase):
@@ -126,6 +130,19 @@ class MakeServiceTests(SynchronousTestCase):
         self.service("--port", f"ssl:4433:privateKey={key}:certKey={cert}")
         self.assertFalse(self.dataDir.exists())
 
+    def test_onionEndpoint(self):
+        """
+        With the C{tor} extra installed, C{--port onion:PORT} is accepted:
+        txtorcon's endpoint is made, talking to Tor's control port (no Tor
+        network is used here).
+        """
+        try:
+            import txtorcon  # noqa: F401
+        except ImportError:
+            raise SkipTest("txtorcon (pip install globalchat[tor]) is not installed")
+        service = self.service("--port", "onion:12345:controlPort=9051")
+        self.assertEqual(next(iter(service)).endpoint.public_port, 12345)
+
     def test_badEndpoint(self):
         """
         An endpoint Twisted cannot parse stops the server with one line
@@ -183,3 +200,82 @@ class PluginTests(SynchronousTestCase):
         makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
         self.assertIn("globalchat", makers)
         self.assertIs(makers["globalchat"].options, tap.Options)
+
+
+class ExposeTests(SynchronousTestCase):
+    """
+    C{--expose} hands every bound TCP port to the port mapper.
+    """
+
+    def setUp(self):
+        self.reactor = MemoryReactorClock()
+        self.gateway = FakeMapper("NAT-PMP", [mapping(external=1234), mapping(external=4433)])
+        self.patch(tap, "gatewayMethods", lambda reactor, gateway: [
+            ("NAT-PMP", lambda: succeed(self.gateway))
+        ])
+        self.logged = []
+        globalLogPublisher.addObserver(self.logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
+
+    def messages(self):
+        return [formatEvent(e) for e in self.logged]
+
+    def test_options(self):
+        """
+        The lease is a positive number and the gateway an IP address.
+        """
+        options = tap.Options()
+        options.parseOptions(["--expose", "--gateway", "10.0.0.1", "--expose-lease", "600"])
+        self.assertEqual((options["expose"], options["gateway"], options["expose-lease"]),
+                         (True, "10.0.0.1", 600))
+        for argv in (["--gateway", "router.lan"], ["--expose-lease", "0"]):
+            self.assertRaises(tap.StartupError, tap.Options().parseOptions, argv)
+
+    def test_mapsEveryPort(self):
+        """
+        Each TCP and TLS port is mapped once bound; the TLS one is
+        announced with its certificate's fingerprint.
+        """
+        options = tap.Options()
+        options.parseOptions(["--expose", "--data-dir", self.mktemp(),
+                              "--port", "tcp:1234", "--port", "ssl:4433"])
+        service = tap.makeService(options, reactor=self.reactor)
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual([port for port, _, _ in self.gateway.added], [1234, 4433])
+        fingerprints = [e["fingerprint"] for e in self.logged if "fingerprint" in e]
+        self.assertIn(
+            "reachable at 8.8.4.4:4433 \N{EM DASH} globalchat-client 8.8.4.4 4433 "
+            f"--tls --fingerprint {fingerprints[0]}",
+            self.messages(),
+        )
+
+    def test_withoutExposeNothingMapped(self):
+        """
+        Without C{--expose} the gateway is left alone.
+        """
+        options = tap.Options()
+        options.parseOptions(["--port", "tcp:1234"])
+        service = tap.makeService(options, reactor=self.reactor)
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(self.gateway.added, [])
+
+    def test_loopbackNotExposed(self):
+        """
+        A port bound to loopback only cannot be forwarded to: the user is
+        told how to listen instead.
+        """
+        mapper = PortMapperService(self.reactor, [("NAT-PMP", lambda: succeed(self.gateway))])
+        mapper.startService()
+        listener = tap.ListeningService(None, None, "tcp:5:interface=127.0.0.1")
+        tap._exposeWhenListening(mapper, listener, None)
+        listener._listening(_FakePort(IPv4Address("TCP", "127.0.0.1", 5)))
+        self.assertEqual(self.gateway.added, [])
+        self.assertIn(
+            "not exposed: tcp:5:interface=127.0.0.1 listens on 127.0.0.1 only; listen "
+            "on all addresses (e.g. tcp:5) to be reachable",
+            self.messages(),
+        )

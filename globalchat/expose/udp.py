@@ -29,6 +29,8 @@ MAX_DATAGRAM = 2048
 
 
 class _Exchange(DatagramProtocol):
+    noisy = False
+
     def __init__(
         self,
         reactor: IReactorTime,
@@ -47,6 +49,7 @@ class _Exchange(DatagramProtocol):
         self._peer = (host, port)
         self._call = None
         self._payload = b""
+        self._closed = False
         self.result: Deferred[T] = Deferred()
 
     def startProtocol(self) -> None:
@@ -61,7 +64,8 @@ class _Exchange(DatagramProtocol):
             )
             return
         self.transport.write(self._payload)
-        self._call = self._reactor.callLater(self._delays.pop(0), self._send)
+        if not self.result.called:  # A refusal may have ended it already.
+            self._call = self._reactor.callLater(self._delays.pop(0), self._send)
 
     def datagramReceived(self, data: bytes, addr: object) -> None:
         if self.result.called:
@@ -81,12 +85,20 @@ class _Exchange(DatagramProtocol):
             )
         )
 
+    def stopProtocol(self) -> None:
+        # With epoll, the ICMP "port unreachable" that a connected UDP
+        # socket receives looks like a hang-up, and the reactor closes the
+        # port without calling connectionRefused: same meaning.
+        self._closed = True
+        self.connectionRefused()
+
     def _finish(self, value: object) -> None:
         if self.result.called:
             return
         if self._call is not None and self._call.active():
             self._call.cancel()
-        self.transport.stopListening()
+        if not self._closed:
+            self.transport.stopListening()
         if isinstance(value, Exception):
             self.result.errback(value)
         else:
