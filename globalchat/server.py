@@ -8,6 +8,7 @@ means is decided by L{globalchat.chat.hub}.
 
 from __future__ import annotations
 
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -17,6 +18,7 @@ from zope.interface import implementer
 
 from globalchat.chat import wire
 from globalchat.chat.hub import Hub, IParticipant, Session
+from globalchat.expose.probe import ProbeHelper
 
 DEFAULT_MAX_LINE_LENGTH = 4096
 
@@ -53,6 +55,7 @@ class ChatProtocol(LineReceiver):
 
     peer = "?"
     _session: Session | None = None
+    _firstLine = True
     _pending = b""
     _discarding = False
 
@@ -101,7 +104,24 @@ class ChatProtocol(LineReceiver):
         except UnicodeDecodeError:
             self.send(wire.error("invalid UTF-8, line dropped"))
             return
+        first, self._firstLine = self._firstLine, False
+        if first and self.factory.probes is not None and text.startswith("/probe"):
+            self._probe(text)
+            return
         self._session.lineReceived(text)
+
+    def _probe(self, request: str) -> None:
+        """
+        Answer a reachability probe request (C{--probe-helper}) and hang up.
+        """
+        requester = getattr(self.transport.getPeer(), "host", "")
+        answering = ensureDeferred(self.factory.probes.answer(requester, request))
+
+        def answered(reply: str) -> None:
+            self.send(wire.line(reply))
+            self.transport.loseConnection()
+
+        answering.addCallback(answered)
 
     def send(self, data: bytes) -> None:
         """
@@ -126,13 +146,19 @@ class ChatFactory(ServerFactory):
 
     @ivar hub: the chat every connection of this server joins.
     @ivar maxLineLength: the longest line accepted, in bytes.
+    @ivar probes: answers reachability probes (C{--probe-helper}), or
+        C{None} when this server does not offer them.
     """
 
     protocol = ChatProtocol
     noisy = False
 
     def __init__(
-        self, hub: Hub, maxLineLength: int = DEFAULT_MAX_LINE_LENGTH
+        self,
+        hub: Hub,
+        maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
+        probes: ProbeHelper | None = None,
     ) -> None:
         self.hub = hub
         self.maxLineLength = maxLineLength
+        self.probes = probes

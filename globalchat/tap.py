@@ -21,6 +21,7 @@ from globalchat.chat import wire
 from globalchat.chat.hub import Hub
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
 from globalchat.expose.mapper import DEFAULT_LEASE, PortMapperService, Target, gatewayMethods
+from globalchat.expose.probe import ProbeHelper
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
 
@@ -108,6 +109,9 @@ class Options(usage.Options):
     )
 
     optFlags = [
+        ["probe-helper", None, "Let globalchat-doctor --via on other networks ask this "
+                               "server to connect back to them (one probe per address "
+                               "per minute, only ever to the asker's own address)."],
         ["expose", None, "Ask the gateway (PCP, NAT-PMP or UPnP IGD) to forward each "
                          "TCP/TLS port to this machine, and log how friends connect."],
     ]
@@ -245,7 +249,8 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     if reactor is None:
         from twisted.internet import reactor
     hub = Hub(greeting=config["greeting"])
-    factory = ChatFactory(hub, maxLineLength=config["max-line-length"])
+    probes = ProbeHelper(reactor) if config["probe-helper"] else None
+    factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes)
     top = MultiService()
     mapper = None
     if config["expose"]:

@@ -190,3 +190,53 @@ class DescribePeerTests(SynchronousTestCase):
         Other addresses fall back to their repr.
         """
         self.assertIn("chat.sock", describePeer(UNIXAddress("/run/chat.sock")))
+
+
+class ProbeRequestTests(SynchronousTestCase):
+    """
+    C{/probe} as a first line, with and without C{--probe-helper}.
+    """
+
+    def connect(self, probes):
+        protocol = ChatFactory(Hub(), probes=probes).buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.7", 4000))
+        protocol.makeConnection(transport)
+        return protocol, transport
+
+    def test_answeredAndClosed(self):
+        """
+        A probe helper answers the requester's own address, then hangs up.
+        """
+        asked = []
+
+        class Probes:
+            async def answer(self, requester, request):
+                asked.append((requester, request))
+                return "PROBE OK hi"
+
+        protocol, transport = self.connect(Probes())
+        protocol.dataReceived(b"/probe 12345\r\n")
+        self.assertEqual(asked, [("198.51.100.7", "/probe 12345")])
+        self.assertEqual(transport.value(), b"PROBE OK hi\r\n")
+        self.assertTrue(transport.disconnecting)
+
+    def test_notOffered(self):
+        """
+        Without C{--probe-helper} the line is an ordinary first line.
+        """
+        protocol, transport = self.connect(None)
+        protocol.dataReceived(b"/probe 12345\r\n")
+        self.assertFalse(transport.disconnecting)
+        self.assertNotIn(b"PROBE", transport.value())
+
+    def test_onlyFirstLine(self):
+        """
+        After the first line, C{/probe} is not a probe request.
+        """
+        class Probes:
+            async def answer(self, requester, request):
+                raise AssertionError("not a probe")
+
+        protocol, transport = self.connect(Probes())
+        protocol.dataReceived(b"John\n/probe 1\n")
+        self.assertFalse(transport.disconnecting)
