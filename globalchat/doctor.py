@@ -15,6 +15,7 @@ import argparse
 import ipaddress
 import json
 import os
+import random
 import re
 import shutil
 import sys
@@ -36,6 +37,10 @@ SKIPPED = "skipped"
 
 #: A test mapping is asked for this long, and deleted at once anyway.
 TEST_LEASE = 120
+
+#: The test mapping forwards to an unused high port, so that it cannot
+#: disturb the mapping of a server already running with --expose.
+TEST_PORTS = (49152, 65535)
 
 
 @dataclass
@@ -161,9 +166,12 @@ async def checkFirewall(reactor, port: int, platform: str = sys.platform) -> Che
     return Check(name, OK, f"no host firewall rule blocks TCP port {port}")
 
 
-async def checkGateway(reactor, port: int, methods) -> tuple[Check, str | None]:
+async def checkGateway(reactor, port: int, methods, testPort: int | None = None) -> tuple[Check, str | None]:
     """
     Make and delete a short test mapping with the first protocol that works.
+
+    @param testPort: the local port the test mapping forwards to (default:
+        a random unused high port).
 
     @return: the check and the gateway's external address, if learned.
     """
@@ -171,11 +179,13 @@ async def checkGateway(reactor, port: int, methods) -> tuple[Check, str | None]:
     if not methods:
         return Check(name, PROBLEM, "this machine has no default gateway",
                      "connect to a network, or give the router's address with --gateway"), None
+    if testPort is None:
+        testPort = random.randint(*TEST_PORTS)
     reasons = []
     for method, make in methods:
         try:
             mapper = await make()
-            mapping = await mapper.addMapping(port, port, TEST_LEASE)
+            mapping = await mapper.addMapping(testPort, testPort, TEST_LEASE)
         except MappingError as e:
             reasons.append(str(e))
             continue
@@ -190,7 +200,7 @@ async def checkGateway(reactor, port: int, methods) -> tuple[Check, str | None]:
         except MappingError as e:
             reasons.append(f"the test mapping could not be removed ({e}); it expires in {TEST_LEASE} s")
         return Check(name, OK,
-                     f"{method} mapped a test port (external {mapping.externalPort}) and removed it: "
+                     f"{method} on the gateway mapped a test port and removed it: "
                      f"`twistd globalchat --expose` will work"), address
     return Check(name, PROBLEM, "no port mapping: " + "; ".join(reasons),
                  "enable UPnP IGD or NAT-PMP/PCP in your router's settings, or forward "

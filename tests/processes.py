@@ -62,11 +62,14 @@ class Server:
     """
 
     def __init__(self, testCase, *args: str, dataDir: Path | None = None,
-                 timeout: float = 20) -> None:
+                 timeout: float = 20, prefix: list[str] = ()) -> None:
+        """
+        @param prefix: a command to run twistd under (e.g. C{ip netns exec}).
+        """
         self.dataDir = dataDir or Path(testCase.mktemp()).resolve()
         self.output = b""
         self.process = subprocess.Popen(
-            [*command("twistd", "twisted.scripts.twistd"), "-n", "--pidfile=",
+            [*prefix, *command("twistd", "twisted.scripts.twistd"), "-n", "--pidfile=",
              "globalchat", "--data-dir", str(self.dataDir), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment(),
             cwd=str(ROOT),
@@ -105,15 +108,18 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.process.stdout.close()
+        if not self.process.stdout.closed:
+            self.output += self.process.stdout.read()
+            self.process.stdout.close()
 
 
-def client(*args: str, input: bytes = b"", timeout: float = 20) -> subprocess.CompletedProcess:
+def client(*args: str, input: bytes = b"", timeout: float = 20,
+           prefix: list[str] = ()) -> subprocess.CompletedProcess:
     """
     Run C{globalchat-client} with C{input} piped in.
     """
     return subprocess.run(
-        [*command("globalchat-client", "globalchat.client"), *args],
+        [*prefix, *command("globalchat-client", "globalchat.client"), *args],
         input=input, capture_output=True, env=environment(), timeout=timeout,
     )
 

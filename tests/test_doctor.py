@@ -105,7 +105,7 @@ class GatewayTests(SynchronousTestCase):
 
     def gatewayCheck(self, *mappers):
         methods = [(m.method, lambda m=m: succeed(m)) for m in mappers]
-        return self.successResultOf(ensureDeferred(doctor.checkGateway(None, 12345, methods)))
+        return self.successResultOf(ensureDeferred(doctor.checkGateway(None, 12345, methods, 50000)))
 
     def test_mappedAndRemoved(self):
         """
@@ -114,8 +114,8 @@ class GatewayTests(SynchronousTestCase):
         upnp = FakeMapper("UPnP", [mapping("upnp")])
         check, address = self.gatewayCheck(FakeMapper("PCP", [GatewayTimeout("PCP: no answer")]), upnp)
         self.assertEqual(check.status, doctor.OK)
-        self.assertIn("UPnP mapped a test port", check.detail)
-        self.assertEqual(upnp.added, [(12345, 12345, doctor.TEST_LEASE)])
+        self.assertIn("UPnP on the gateway mapped a test port", check.detail)
+        self.assertEqual(upnp.added, [(50000, 50000, doctor.TEST_LEASE)])
         self.assertEqual(len(upnp.deleted), 1)
         self.assertEqual(address, "8.8.4.4")
 
