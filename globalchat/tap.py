@@ -6,6 +6,7 @@ C{twistd globalchat}: command-line options and the service they build.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
@@ -20,7 +21,13 @@ from globalchat import tls
 from globalchat.chat import wire
 from globalchat.chat.hub import Hub
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
-from globalchat.expose.mapper import DEFAULT_LEASE, PortMapperService, Target, gatewayMethods
+from globalchat.expose.mapper import (
+    DEFAULT_LEASE,
+    PortMapperService,
+    Target,
+    gatewayMethods,
+    pinholeMethods,
+)
 from globalchat.expose.probe import ProbeHelper
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
@@ -228,12 +235,14 @@ def _exposeWhenListening(
                 endpoint=listener.description, host=host, port=address.port,
             )
         elif ipaddress.ip_address(host.split("%")[0]).version == 6:
+            addresses = globalIPv6Addresses()
             log.info(
-                "{endpoint} is an IPv6 port: it is reachable at this machine's global "
-                "IPv6 addresses ({addresses}) where no firewall blocks it",
-                endpoint=listener.description,
-                addresses=", ".join(globalIPv6Addresses()) or "none found",
+                "{endpoint} is an IPv6 port; this machine's global IPv6 addresses: "
+                "{addresses}", endpoint=listener.description,
+                addresses=", ".join(addresses) or "none",
             )
+            if addresses:
+                mapper.expose(Target(address.port, fingerprint, ipv6=True))
         else:
             mapper.expose(Target(address.port, fingerprint))
         return port
@@ -256,9 +265,12 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     if config["expose"]:
         gateway = config["gateway"] or defaultGateway()
         methods = gatewayMethods(reactor, gateway) if gateway else []
+        gateway6 = defaultGateway(socket.AF_INET6)
+        pinholes = pinholeMethods(reactor, gateway6) if gateway6 else []
         servers = config["stun"]
         stun = (lambda: ensureDeferred(firstStunAddress(reactor, servers))) if servers else None
-        mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun)
+        mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun,
+                                   pinholes=pinholes)
     for description in config["ports"]:
         prepared, fingerprint = _prepareEndpoint(description, config["data-dir"])
         try:

@@ -57,9 +57,10 @@ class RoutesTests(SynchronousTestCase):
 
     def test_ipv6DefaultRoute(self):
         """
-        The IPv6 default route's next hop is found.
+        The IPv6 default route's next hop is found, with its interface when
+        it is link-local.
         """
-        self.assertEqual(parseIPv6Routes(IPV6_ROUTE), "fe80::1")
+        self.assertEqual(parseIPv6Routes(IPV6_ROUTE), "fe80::1%eth0")
 
     def test_globalIPv6(self):
         """

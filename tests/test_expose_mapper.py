@@ -330,3 +330,44 @@ class HelpersTests(SynchronousTestCase):
         self.assertFalse(gatewayRestarted(mapping(epoch=100), mapping(epoch=190), 100))
         self.assertTrue(gatewayRestarted(mapping(epoch=100), mapping(epoch=150), 100))
         self.assertFalse(gatewayRestarted(mapping(), mapping(), 100))
+
+
+class PinholeTests(SynchronousTestCase):
+    """
+    IPv6 ports get a pinhole from the IPv6 gateway, not a NAT mapping.
+    """
+
+    def setUp(self):
+        self.events = []
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def test_pinholeAnnounced(self):
+        """
+        A pinhole is opened with the IPv6 methods, and the friend line names
+        the bracketed global address; STUN (an IPv4 view) is not consulted.
+        """
+        natpmp = FakeMapper("NAT-PMP", [])
+        pcp6 = FakeMapper("PCP", [mapping("pcp", address="2a01:4f8::2")])
+        service = PortMapperService(Clock(), [("NAT-PMP", lambda: succeed(natpmp))],
+                                    stun=lambda: self.fail("STUN asked"),
+                                    pinholes=[("PCP", lambda: succeed(pcp6))])
+        service.startService()
+        service.expose(Target(12345, ipv6=True))
+        self.assertEqual(natpmp.added, [])
+        self.assertEqual(formatEvent(self.events[-1]),
+                         friendLine("2a01:4f8::2", 12345, None))
+
+    def test_noPinholeFix(self):
+        """
+        Without a way to open a pinhole, the fix names the router's IPv6
+        firewall.
+        """
+        pcp6 = FakeMapper("PCP", [MappingError("PCP: the gateway refused (NOT_AUTHORIZED)")])
+        service = PortMapperService(Clock(), [], pinholes=[("PCP", lambda: succeed(pcp6))])
+        service.startService()
+        service.expose(Target(12345, ipv6=True))
+        message = formatEvent(self.events[-1])
+        self.assertTrue(message.startswith("not exposed: IPv6 port 12345: PCP: the gateway refused"))
+        self.assertIn("Allow incoming TCP port 12345 to this machine in your router's IPv6 firewall",
+                      message)

@@ -41,6 +41,9 @@ def parseIPv4Routes(text: str) -> str | None:
 def parseIPv6Routes(text: str) -> str | None:
     """
     Find the default route's next hop in the text of C{/proc/net/ipv6_route}.
+
+    A link-local next hop (the usual case) is only meaningful with its
+    interface, so it comes back scoped: C{fe80::1%eth0}.
     """
     for line in text.splitlines():
         fields = line.split()
@@ -51,7 +54,7 @@ def parseIPv6Routes(text: str) -> str | None:
         except ValueError:
             continue
         if not nextHop.is_unspecified:
-            return str(nextHop)
+            return f"{nextHop}%{fields[9]}" if nextHop.is_link_local else str(nextHop)
     return None
 
 

@@ -54,6 +54,16 @@ def gatewayMethods(reactor, gateway: str) -> list[Method]:
     ]
 
 
+def pinholeMethods(reactor, gateway: str) -> list[Method]:
+    """
+    For IPv6 there is no NAT, only the router's firewall: PCP's MAP opens
+    a pinhole in it (UPnP's WANIPv6FirewallControl is rarely enabled).
+    """
+    from globalchat.expose import pcp
+
+    return [("PCP", lambda: succeed(pcp.PcpMapper(reactor, gateway)))]
+
+
 def friendLine(address: str, port: int, fingerprint: str | None) -> str:
     """
     The line a user hands to a friend: where the server is and the exact
@@ -85,10 +95,13 @@ class Target:
     @ivar port: the local TCP port.
     @ivar fingerprint: the TLS certificate's fingerprint, for the line
         handed to friends, or C{None} for plain TCP.
+    @ivar ipv6: whether this is an IPv6 port, to open a pinhole for
+        rather than a NAT mapping.
     """
 
     port: int
     fingerprint: str | None = None
+    ipv6: bool = False
 
 
 class _Lease:
@@ -123,15 +136,19 @@ class PortMapperService(Service):
         lease: int = DEFAULT_LEASE,
         stun: Callable[[], Deferred[tuple[str, int] | None]] | None = None,
         stopTimeout: float = STOP_TIMEOUT,
+        pinholes: Sequence[Method] = (),
     ) -> None:
         """
         @param methods: the protocols to try, in order; empty when there is
             no gateway (then every target is reported as not exposed).
+        @param pinholes: the protocols that open IPv6 pinholes, for IPv6
+            targets; empty when there is no IPv6 gateway.
         @param stun: asks STUN servers for our public address, if any were
             configured.
         """
         self._reactor = reactor
         self._methods = list(methods)
+        self._pinholes = list(pinholes)
         self._lease = lease
         self._stun = stun
         self._stopTimeout = stopTimeout
@@ -165,25 +182,28 @@ class PortMapperService(Service):
         return self._mappers[name]
 
     async def _expose(self, target: Target) -> None:
-        if not self._methods:
+        methods = self._pinholes if target.ipv6 else self._methods
+        family = "IPv6 " if target.ipv6 else ""
+        if not methods:
             self.log.warn(
-                "not exposed: port {port}: this machine has no default gateway "
-                "(give one with --gateway)", port=target.port,
+                "not exposed: {family}port {port}: this machine has no {family}default "
+                "gateway (give one with --gateway)", port=target.port, family=family,
             )
             return
         reasons = []
-        for name, make in self._methods:
-            if name in self._unavailable:
-                reasons.append(self._unavailable[name])
+        for name, make in methods:
+            key = family + name
+            if key in self._unavailable:
+                reasons.append(self._unavailable[key])
                 continue
             try:
-                mapper = await self._mapper(name, make)
+                mapper = await self._mapper(key, make)
                 mapping = await mapper.addMapping(target.port, target.port, self._lease)
             except MappingError as e:
                 reasons.append(str(e))
                 if isinstance(e, GatewayTimeout):
                     # It will not answer for the next port either.
-                    self._unavailable[name] = str(e)
+                    self._unavailable[key] = str(e)
                 continue
             lease = _Lease(target, name, mapper, mapping, self._reactor.seconds())
             if not self.running:
@@ -193,11 +213,13 @@ class PortMapperService(Service):
             self._schedule(lease, mapping.lifetime)
             await self._report(lease)
             return
+        fix = (f"Allow incoming TCP port {target.port} to this machine in your router's "
+               "IPv6 firewall" if target.ipv6 else
+               f"Forward TCP port {target.port} to this machine on your router by hand")
         self.log.warn(
-            "not exposed: port {port}: {reasons}. Forward TCP port {port} to this "
-            "machine on your router by hand (README: Going global), or run "
-            "globalchat-doctor to see why",
-            port=target.port, reasons="; ".join(reasons),
+            "not exposed: {family}port {port}: {reasons}. {fix} (README: Going global), "
+            "or run globalchat-doctor to see why",
+            port=target.port, reasons="; ".join(reasons), family=family, fix=fix,
         )
 
     async def _report(self, lease: _Lease) -> None:
@@ -213,7 +235,8 @@ class PortMapperService(Service):
                 address = await lease.mapper.externalAddress()
             except MappingError as e:
                 self.log.warn("the gateway did not tell its external address: {reason}", reason=str(e))
-        seen = await self._stunAddress()
+        # STUN answers for IPv4; an IPv6 pinhole has no NAT to compare.
+        seen = None if lease.target.ipv6 else await self._stunAddress()
         problem = nat.diagnose(address, seen)
         if problem is None and address is not None and nat.classify(address) != nat.PUBLIC:
             problem = f"the gateway's external address {address} is not a public address"
