@@ -129,6 +129,12 @@ class ChatProtocol(LineReceiver):
         """
         self.transport.write(data)
 
+    def close(self) -> None:
+        """
+        Hang up once what was written has been sent.
+        """
+        self.transport.loseConnection()
+
     def connectionLost(self, reason: Failure) -> None:
         self.log.info(
             "{peer} disconnected: {reason}",

@@ -19,7 +19,9 @@ from twisted.python import usage
 
 from globalchat import tls
 from globalchat.chat import wire
-from globalchat.chat.hub import Hub
+from globalchat.chat.errors import ChatError
+from globalchat.chat.hub import Hub, checkText
+from globalchat.chat.names import checkRoom
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,
@@ -130,6 +132,8 @@ class Options(usage.Options):
                                                    "renewed at half its lifetime."],
         ["greeting", None, wire.DEFAULT_GREETING,
          "Welcome line sent after the name; {name} is replaced by it."],
+        ["default-room", None, "lobby", "The room everybody starts in."],
+        ["motd", None, None, "A text file whose lines are shown after the greeting."],
         ["max-line-length", None, str(DEFAULT_MAX_LINE_LENGTH),
          "Longest line accepted from a client, in bytes."],
         ["data-dir", None, "globalchat-data",
@@ -174,6 +178,21 @@ class Options(usage.Options):
             "max-line-length", self["max-line-length"], 1024 * 1024
         )
         self["data-dir"] = Path(self["data-dir"])
+        try:
+            checkRoom(self["default-room"])
+        except ChatError as e:
+            raise StartupError(f"--default-room: {e}") from None
+        motd, self["motd"] = self["motd"], []
+        if motd is not None:
+            try:
+                self["motd"] = Path(motd).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as e:
+                raise StartupError(f"cannot read --motd {motd}: {e}") from None
+            for text in self["motd"]:
+                try:
+                    checkText(text)
+                except ChatError:
+                    raise StartupError(f"--motd {motd}: control characters are not allowed") from None
         self["expose-lease"] = _positiveInt("expose-lease", self["expose-lease"], 7 * 24 * 3600)
         if self["gateway"] is not None:
             try:
@@ -257,7 +276,8 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     """
     if reactor is None:
         from twisted.internet import reactor
-    hub = Hub(greeting=config["greeting"])
+    hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
+              motd=config["motd"])
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes)
     top = MultiService()

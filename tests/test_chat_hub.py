@@ -1,34 +1,15 @@
 """
-Tests for L{globalchat.chat.hub}: whole conversations, with no network.
+Tests for L{globalchat.chat.hub} and L{globalchat.chat.commands}: whole
+conversations of several users, with no network.
 """
 
 from twisted.trial.unittest import SynchronousTestCase
-from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from globalchat.chat.hub import Hub, IParticipant
+from tests.chatfakes import Recorder, Users
 
-
-@implementer(IParticipant)
-class Recorder:
-    """
-    A participant that keeps what it is sent, as text lines.
-    """
-
-    def __init__(self, peer="127.0.0.1:1"):
-        self.peer = peer
-        self.data = []
-
-    def send(self, data):
-        self.data.append(data)
-
-    def lines(self):
-        """
-        Everything received so far as text lines, then forget it.
-        """
-        text = b"".join(self.data).decode("utf-8")
-        self.data.clear()
-        return text.splitlines()
+GREETING = "Hello Good morning !!!! ::: {}"
 
 
 class Broken(Recorder):
@@ -42,19 +23,13 @@ class Broken(Recorder):
         super().send(data)
 
 
-class HubTests(SynchronousTestCase):
+class LoginTests(SynchronousTestCase):
     """
-    A conversation of several users against L{Hub}.
+    The first line: the name.
     """
 
     def setUp(self):
         self.hub = Hub()
-
-    def login(self, name):
-        participant = Recorder()
-        session = self.hub.connect(participant)
-        session.lineReceived(name)
-        return participant, session
 
     def test_recorderProvidesInterface(self):
         """
@@ -62,110 +37,287 @@ class HubTests(SynchronousTestCase):
         """
         verifyObject(IParticipant, Recorder())
 
-    def test_greeting(self):
+    def test_greetingThenLobby(self):
         """
-        The first line is the name, answered with the seed's exact greeting.
+        The name is answered with the seed's exact greeting, then the user
+        is in the lobby.
         """
-        john, _ = self.login("John")
-        self.assertEqual(john.lines(), ["Hello Good morning !!!! ::: John"])
+        john = Recorder()
+        self.hub.connect(john).lineReceived("John")
+        self.assertEqual(john.lines(), [GREETING.format("John"), "JOIN #lobby John"])
         self.assertEqual(self.hub.names, ["John"])
 
-    def test_customGreeting(self):
+    def test_customGreetingRoomAndMotd(self):
         """
-        The greeting template's C{{name}} is replaced by the name.
+        The greeting template, the default room and the MOTD are the
+        operator's.
         """
-        self.hub.greeting = "Welcome, {name}!"
-        john, _ = self.login("John")
-        self.assertEqual(john.lines(), ["Welcome, John!"])
+        hub = Hub(greeting="Welcome, {name}!", defaultRoom="hall", motd=["Be nice.", ""])
+        john = Recorder()
+        hub.connect(john).lineReceived("John")
+        self.assertEqual(john.lines(), ["Welcome, John!", "INFO Be nice.", "INFO", "JOIN #hall John"])
 
-    def test_nameIsStripped(self):
+    def test_invalidNames(self):
         """
-        White space around the name is not part of it.
+        Invalid names get an error naming the rule, and the next line is
+        tried as the name; the greeting only comes for an accepted one.
         """
-        john, _ = self.login("  John \t")
-        self.assertEqual(john.lines(), ["Hello Good morning !!!! ::: John"])
+        john = Recorder()
+        session = self.hub.connect(john)
+        for bad in ("John Smith", "x" * 33, "j@hn", "/nick", "Jo\x07hn"):
+            session.lineReceived(bad)
+        session.lineReceived("Zoë_2.0-x")
+        lines = john.lines()
+        self.assertEqual(len(lines), 7)
+        self.assertTrue(all(line.startswith("ERROR ") for line in lines[:5]))
+        self.assertIn("use 1-32 letters, digits", lines[0])
+        self.assertEqual(lines[5], GREETING.format("Zoë_2.0-x"))
 
-    def test_joinedAndLeft(self):
+    def test_takenCaseInsensitively(self):
         """
-        Those already logged in see a newcomer join and leave; the newcomer
-        does not see its own arrival.
+        A name in use, in any case or compatibility form, is taken.
         """
-        ann, _ = self.login("Ann")
-        ann.lines()
-        bob, bobSession = self.login("Bob")
-        self.assertEqual(ann.lines(), ["* Bob joined"])
-        self.assertEqual(bob.lines(), ["Hello Good morning !!!! ::: Bob"])
-        bobSession.disconnected()
-        self.assertEqual(ann.lines(), ["* Bob left"])
-        self.assertEqual(self.hub.names, ["Ann"])
+        users = Users(self.hub)
+        users.login("John")
+        other = Recorder()
+        session = self.hub.connect(other)
+        for taken in ("john", "JOHN", "Ｊｏｈｎ"):
+            session.lineReceived(taken)
+        self.assertEqual(other.lines(), ["ERROR the name john is taken, choose another",
+                                         "ERROR the name JOHN is taken, choose another",
+                                         "ERROR the name Ｊｏｈｎ is taken, choose another"])
 
-    def test_messageToEveryoneSenderIncluded(self):
+    def test_nameFreedOnQuit(self):
         """
-        A chat line reaches all three users, the sender's own copy being
-        its confirmation; all get the very same bytes.
+        A name is free again once its holder has gone.
         """
-        users = [self.login(name) for name in ("Ann", "Bob", "Cy")]
-        for participant, _ in users:
-            participant.lines()
-        users[1][1].lineReceived("hi all")
-        for participant, _ in users:
-            self.assertEqual(participant.data, [b"<Bob> hi all\r\n"])
-        self.assertIs(users[0][0].data[0], users[2][0].data[0])
+        users = Users(self.hub)
+        users.login("John")
+        users.sessions["John"].disconnected()
+        again = Recorder()
+        self.hub.connect(again).lineReceived("JOHN")
+        self.assertEqual(again.lines()[0], GREETING.format("JOHN"))
 
-    def test_blankLinesIgnored(self):
+
+class ConversationTests(SynchronousTestCase):
+    """
+    Three users chatting in rooms.
+    """
+
+    def setUp(self):
+        self.hub = Hub()
+        self.users = Users(self.hub)
+        self.users.login("Ann", "Bob", "Cy")
+
+    def test_joinSeenByOthers(self):
         """
-        Empty and white-space lines get no answer, before or after login.
+        Those in the lobby see a newcomer join.
         """
-        participant = Recorder()
-        session = self.hub.connect(participant)
-        session.lineReceived("")
-        session.lineReceived("   ")
-        self.assertEqual(participant.data, [])
-        session.lineReceived("John")
-        participant.lines()
-        session.lineReceived(" ")
-        self.assertEqual(participant.data, [])
+        dee = Recorder()
+        self.hub.connect(dee).lineReceived("Dee")
+        for name in ("Ann", "Bob", "Cy"):
+            self.assertEqual(self.users.lines(name), ["JOIN #lobby Dee"])
+
+    def test_messageToRoomSameBytes(self):
+        """
+        A plain line goes to everybody in the room, sender included, as the
+        very same bytes object.
+        """
+        self.users.say("Bob", "hi all")
+        received = [self.users.recorders[n].data for n in ("Ann", "Bob", "Cy")]
+        self.assertEqual(received[0], [b"MSG #lobby <Bob> hi all\r\n"])
+        self.assertIs(received[0][0], received[1][0])
+        self.assertIs(received[0][0], received[2][0])
+
+    def test_rooms(self):
+        """
+        Lines go only to the current room; a user in two rooms chooses with
+        /join; members see joins and parts.
+        """
+        self.users.say("Ann", "/join dev")
+        self.assertEqual(self.users.lines("Ann"), ["JOIN #dev Ann", "OK /join"])
+        self.users.say("Bob", "/join #dev")
+        self.assertEqual(self.users.lines("Ann"), ["JOIN #dev Bob"])
+        self.users.clear()
+        self.users.say("Ann", "code talk")
+        self.assertEqual(self.users.lines("Bob"), ["MSG #dev <Ann> code talk"])
+        self.assertEqual(self.users.lines("Cy"), [])
+        self.users.say("Ann", "/join lobby")
+        self.users.say("Ann", "back")
+        self.assertEqual(self.users.lines("Cy"), ["MSG #lobby <Ann> back"])
+        self.users.clear()
+        self.users.say("Bob", "/part dev see you")
+        self.assertEqual(self.users.lines("Ann")[-1], "PART #dev Bob see you")
+        self.assertEqual(self.users.lines("Bob"), ["PART #dev Bob see you", "OK /part"])
+
+    def test_partCurrentFallsBack(self):
+        """
+        After leaving the current room, lines go to the room joined last;
+        with no room left, a line is refused with the fix.
+        """
+        self.users.say("Ann", "/join dev")
+        self.users.say("Ann", "/part")
+        self.users.say("Ann", "hello lobby")
+        self.assertIn("MSG #lobby <Ann> hello lobby", self.users.lines("Cy"))
+        self.users.say("Ann", "/part #lobby")
+        self.users.clear()
+        self.users.say("Ann", "anyone?")
+        self.assertEqual(self.users.lines("Ann"), ["ERROR you are in no room: /join ROOM first"])
+        self.assertEqual(self.users.lines("Bob"), [])
+
+    def test_emptyRoomForgotten(self):
+        """
+        A room disappears with its last member; /rooms lists the others
+        with counts and topics.
+        """
+        self.users.say("Ann", "/join dev")
+        self.users.say("Ann", "/topic all things code")
+        self.users.say("Cy", "/join tmp")
+        self.users.say("Cy", "/part tmp")
+        self.users.clear()
+        self.users.say("Bob", "/rooms")
+        self.assertEqual(self.users.lines("Bob"),
+                         ["ROOM #dev 1 all things code", "ROOM #lobby 3", "OK /rooms"])
+
+    def test_who(self):
+        """
+        /who lists a room's members, in order of arrival.
+        """
+        self.users.say("Cy", "/who")
+        self.assertEqual(self.users.lines("Cy"), ["WHO #lobby Ann Bob Cy", "OK /who"])
+        self.users.say("Cy", "/who #nowhere")
+        self.assertEqual(self.users.lines("Cy"), ["ERROR no room #nowhere: /join it to create it"])
+
+    def test_private(self):
+        """
+        /msg reaches the recipient only; both see the same line, marked
+        private; the recipient's name is found in any case.
+        """
+        self.users.say("Ann", "/msg bob  psst, over here ")
+        self.assertEqual(self.users.lines("Bob"), ["PRIV <Ann> @Bob psst, over here"])
+        self.assertEqual(self.users.lines("Ann"), ["PRIV <Ann> @Bob psst, over here"])
+        self.assertEqual(self.users.lines("Cy"), [])
+        self.users.say("Ann", "/msg Nobody hi")
+        self.assertEqual(self.users.lines("Ann"), ["ERROR no user called Nobody is connected"])
+
+    def test_me(self):
+        """
+        /me is an action in the current room.
+        """
+        self.users.say("Cy", "/me waves")
+        self.assertEqual(self.users.lines("Ann"), ["ACT #lobby * Cy waves"])
+
+    def test_nick(self):
+        """
+        /nick renames, seen once by everybody sharing a room; taken and
+        invalid names are refused.
+        """
+        self.users.say("Ann", "/join dev")
+        self.users.say("Bob", "/join dev")
+        self.users.clear()
+        self.users.say("Ann", "/nick Annie")
+        self.assertEqual(self.users.lines("Bob"), ["NICK Ann Annie"])
+        self.assertEqual(self.users.lines("Ann"), ["NICK Ann Annie", "OK /nick"])
+        self.assertEqual(self.users.lines("Cy"), ["NICK Ann Annie"])
+        self.users.say("Ann", "/nick bob")
+        self.assertEqual(self.users.lines("Ann"), ["ERROR the name bob is taken, choose another"])
+        self.users.say("Ann", "/nick annie")
+        self.assertEqual(self.users.lines("Ann"), ["NICK Annie annie", "OK /nick"])
+        self.users.clear()
+        self.users.say("Bob", "/who")
+        self.assertEqual(self.users.lines("Bob")[0], "WHO #dev annie Bob")
+
+    def test_topic(self):
+        """
+        /topic shows or sets the current room's topic; joiners see it.
+        """
+        self.users.say("Ann", "/topic")
+        self.assertEqual(self.users.lines("Ann"), ["INFO #lobby has no topic", "OK /topic"])
+        self.users.say("Ann", "/topic weekend plans")
+        self.assertEqual(self.users.lines("Bob"), ["TOPIC #lobby Ann weekend plans"])
+        dee = Recorder()
+        self.hub.connect(dee).lineReceived("Dee")
+        self.assertEqual(dee.lines()[-1], "TOPIC #lobby - weekend plans")
+
+    def test_quit(self):
+        """
+        /quit tells everybody who could see the user, once, with the
+        reason, confirms and hangs up.
+        """
+        self.users.say("Bob", "/join dev")
+        self.users.say("Ann", "/join dev")
+        self.users.clear()
+        self.users.say("Bob", "/quit off to bed")
+        self.assertEqual(self.users.lines("Ann"), ["QUIT Bob off to bed"])
+        self.assertEqual(self.users.lines("Cy"), ["QUIT Bob off to bed"])
+        self.assertEqual(self.users.lines("Bob"), ["OK /quit"])
+        self.assertTrue(self.users.recorders["Bob"].closed)
+        self.users.sessions["Bob"].disconnected()
+        self.assertEqual(self.users.lines("Ann"), [])
+        self.assertEqual(self.hub.names, ["Ann", "Cy"])
+
+    def test_disconnect(self):
+        """
+        A dropped connection is a quit with a reason.
+        """
+        self.users.sessions["Cy"].disconnected()
+        self.assertEqual(self.users.lines("Ann"), ["QUIT Cy connection closed"])
+
+    def test_slashes(self):
+        """
+        // sends a line starting with /; unknown commands and wrong
+        arguments get the usage.
+        """
+        self.users.say("Ann", "//etc/passwd is a file")
+        self.assertEqual(self.users.lines("Bob"), ["MSG #lobby <Ann> /etc/passwd is a file"])
+        self.users.clear()
+        for line, error in [
+            ("/dance", "ERROR unknown command /dance: see /help"),
+            ("/join", "ERROR usage: /join ROOM"),
+            ("/join a b", "ERROR usage: /join ROOM"),
+            ("/join bad!room", "ERROR invalid room 'bad!room': use 1-32 letters, digits, '_', '-' or '.'"),
+            ("/msg Bob", "ERROR usage: /msg NAME TEXT"),
+            ("/me", "ERROR usage: /me ACTION"),
+            ("/nick", "ERROR usage: /nick NEWNAME"),
+            ("/rooms extra", "ERROR usage: /rooms"),
+            ("/who a b", "ERROR usage: /who [ROOM]"),
+            ("/part #dev", "ERROR no room #dev: /join it to create it"),
+            ("/help dance", "ERROR unknown command /dance: see /help"),
+        ]:
+            self.users.say("Ann", line)
+            self.assertEqual(self.users.lines("Ann"), [error])
+
+    def test_help(self):
+        """
+        /help lists every command; /help CMD explains one.
+        """
+        self.users.say("Ann", "/help")
+        lines = self.users.lines("Ann")
+        self.assertEqual(lines[-1], "OK /help")
+        for command in ("/join", "/part", "/rooms", "/who", "/msg", "/me", "/nick", "/topic",
+                        "/quit", "/help"):
+            self.assertTrue(any(line.startswith(f"INFO {command} ") for line in lines), command)
+        self.users.say("Ann", "/help nick")
+        self.assertEqual(self.users.lines("Ann"),
+                         ["INFO /nick NEWNAME - change your name", "OK /help"])
 
     def test_controlCharactersRefused(self):
         """
-        A line with a terminal escape sequence is refused with an error and
-        reaches nobody; a tab is fine.
+        A line with a terminal escape sequence is refused and reaches
+        nobody; a tab is fine.
         """
-        ann, _ = self.login("Ann")
-        bob, bobSession = self.login("Bob")
-        ann.lines()
-        bob.lines()
-        bobSession.lineReceived("\x1b[2Jgotcha")
-        self.assertEqual(bob.lines(), ["ERROR control characters are not allowed"])
-        self.assertEqual(ann.lines(), [])
-        bobSession.lineReceived("a\tb")
-        self.assertEqual(ann.lines(), ["<Bob> a\tb"])
+        self.users.say("Bob", "\x1b[2Jgotcha")
+        self.assertEqual(self.users.lines("Bob"), ["ERROR control characters are not allowed"])
+        self.assertEqual(self.users.lines("Ann"), [])
+        self.users.say("Bob", "a\tb")
+        self.assertEqual(self.users.lines("Ann"), ["MSG #lobby <Bob> a\tb"])
 
-    def test_controlCharacterInNameRefused(self):
+    def test_blankLinesIgnored(self):
         """
-        A name with control characters is refused and the next line is
-        taken as the name again.
+        Empty and white-space lines get no answer.
         """
-        participant = Recorder()
-        session = self.hub.connect(participant)
-        session.lineReceived("Jo\x07hn")
-        session.lineReceived("John")
-        self.assertEqual(
-            participant.lines(),
-            ["ERROR control characters are not allowed",
-             "Hello Good morning !!!! ::: John"],
-        )
-
-    def test_disconnectBeforeName(self):
-        """
-        A client that leaves before giving a name leaves no trace.
-        """
-        ann, _ = self.login("Ann")
-        ann.lines()
-        session = self.hub.connect(Recorder())
-        session.disconnected()
-        self.assertEqual(ann.lines(), [])
-        self.assertEqual(self.hub.names, ["Ann"])
+        self.users.say("Ann", "   ")
+        self.assertEqual(self.users.lines("Ann"), [])
 
     def test_brokenRecipientDoesNotStopOthers(self):
         """
@@ -173,8 +325,8 @@ class HubTests(SynchronousTestCase):
         others; the failure is logged.
         """
         self.hub.connect(Broken()).lineReceived("Ghost")
-        ann, annSession = self.login("Ann")
-        ann.lines()
-        annSession.lineReceived("still here")
-        self.assertEqual(ann.lines(), ["<Ann> still here"])
+        self.users.clear()
+        self.users.say("Ann", "still here")
+        self.assertEqual(self.users.lines("Cy"), ["MSG #lobby <Ann> still here"])
+        # Its own JOIN already failed, and now this line.
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 2)

@@ -39,18 +39,52 @@ class PendingRepliesTests(SynchronousTestCase):
     def test_ownCopyAnswersLine(self):
         """
         Our own line coming back answers it; other people's lines, even
-        one that looks like ours from someone else, do not.
+        one that looks like ours in another room or from someone else, do
+        not.
         """
         replies = PendingReplies()
         replies.sent(b"John")
         replies.received("hi John")
         replies.sent(b"  hello  ")
-        replies.received("* Ann joined")
-        replies.received("<Ann> hello")
-        replies.received("<John> something else")
+        replies.received("JOIN #lobby Ann")
+        replies.received("MSG #lobby <Ann> hello")
+        replies.received("MSG #lobby <John> something else")
         self.assertEqual(len(replies), 1)
-        replies.received("<John> hello")
+        replies.received("MSG #dev <John> hello")
         self.assertEqual(len(replies), 0)
+
+    def test_commandsAnsweredByOK(self):
+        """
+        A command is answered by its OK line, an action by its ACT copy,
+        a private message by its PRIV copy, // by the message without
+        one slash.
+        """
+        replies = PendingReplies()
+        replies.sent(b"John")
+        replies.received("greeting")
+        for sent, answer in [(b"/who", "OK /who"), (b"/JOIN dev", "OK /join"),
+                             (b"/me waves  ", "ACT #dev * John waves"),
+                             (b"/msg bob  psst ", "PRIV <John> @Bob psst"),
+                             (b"//etc", "MSG #dev <John> /etc")]:
+            replies.sent(sent)
+            replies.received("WHO #dev John")
+            self.assertEqual(len(replies), 1, sent)
+            replies.received(answer)
+            self.assertEqual(len(replies), 0, sent)
+
+    def test_nickFollowed(self):
+        """
+        After our rename, our lines come back under the new name.
+        """
+        replies = PendingReplies()
+        replies.sent(b"John")
+        replies.received("greeting")
+        replies.sent(b"/nick Johnny")
+        replies.sent(b"hi")
+        replies.received("NICK John Johnny")
+        replies.received("OK /nick")
+        replies.received("MSG #lobby <Johnny> hi")
+        self.assertEqual((len(replies), replies.name), (0, "Johnny"))
 
     def test_unsolicitedLinesIgnored(self):
         """

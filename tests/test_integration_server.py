@@ -43,15 +43,17 @@ class PlainTests(SynchronousTestCase):
         """
         ann = RawClient(self, self.server.ports[0])
         ann.send(b"Ann\r\n")
-        self.assertEqual(ann.readLine(), "Hello Good morning !!!! ::: Ann")
+        self.assertEqual(ann.readLines(2), ["Hello Good morning !!!! ::: Ann", "JOIN #lobby Ann"])
         result = client("127.0.0.1", self.port, "--name", "John", input=b"hello Ann\nbye\n")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.decode().splitlines(),
-                         [GREETING, "<John> hello Ann", "<John> bye"])
-        self.assertEqual(ann.readLines(4),
-                         ["* John joined", "<John> hello Ann", "<John> bye", "* John left"])
+                         [GREETING, "#lobby John joined", "#lobby <John> hello Ann",
+                          "#lobby <John> bye"])
+        self.assertEqual(ann.readLines(4), [
+            "JOIN #lobby John", "MSG #lobby <John> hello Ann", "MSG #lobby <John> bye",
+            "QUIT John connection closed"])
         ann.send(b"anyone?\n")
-        self.assertEqual(ann.readLine(), "<Ann> anyone?")
+        self.assertEqual(ann.readLine(), "MSG #lobby <Ann> anyone?")
 
     def test_badInputKeepsConnection(self):
         """
@@ -60,11 +62,12 @@ class PlainTests(SynchronousTestCase):
         """
         raw = RawClient(self, self.server.ports[0])
         raw.send(b"John\n\n" + b"x" * 100 + b"\n\xff\xfe\nstill here\n")
-        self.assertEqual(raw.readLines(4), [
+        self.assertEqual(raw.readLines(5), [
             GREETING,
+            "JOIN #lobby John",
             "ERROR line too long (max 64 bytes)",
             "ERROR invalid UTF-8, line dropped",
-            "<John> still here",
+            "MSG #lobby <John> still here",
         ])
 
     def test_clientReportsErrors(self):
@@ -75,7 +78,8 @@ class PlainTests(SynchronousTestCase):
         result = client("127.0.0.1", self.port, input=b"John\n" + b"y" * 100 + b"\nok\n")
         self.assertEqual(result.returncode, 1)
         self.assertEqual(result.stdout.decode().splitlines(),
-                         [GREETING, "ERROR line too long (max 64 bytes)", "<John> ok"])
+                         [GREETING, "#lobby John joined", "error: line too long (max 64 bytes)",
+                          "#lobby <John> ok"])
 
     def test_plainClientOnPlainPortWithTLS(self):
         """

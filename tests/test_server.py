@@ -44,7 +44,8 @@ class ServerTests(SynchronousTestCase):
         for ending in (b"\r\n", b"\n"):
             protocol, transport = self.connect()
             protocol.dataReceived(b"John" + ending)
-            self.assertEqual(self.response(transport), ["Hello Good morning !!!! ::: John"])
+            self.assertEqual(self.response(transport)[0], "Hello Good morning !!!! ::: John")
+            protocol.connectionLost(Failure(ConnectionDone()))
 
     def test_lineSplitAcrossReads(self):
         """
@@ -53,7 +54,7 @@ class ServerTests(SynchronousTestCase):
         protocol, transport = self.connect()
         for byte in b"John\r\n":
             protocol.dataReceived(bytes([byte]))
-        self.assertEqual(self.response(transport), ["Hello Good morning !!!! ::: John"])
+        self.assertEqual(self.response(transport)[0], "Hello Good morning !!!! ::: John")
 
     def test_chatBetweenTwo(self):
         """
@@ -66,10 +67,12 @@ class ServerTests(SynchronousTestCase):
         a.dataReceived(b"one\ntwo\n")
         self.assertEqual(
             self.response(at),
-            ["Hello Good morning !!!! ::: Ann", "* Bob joined", "<Ann> one", "<Ann> two"],
+            ["Hello Good morning !!!! ::: Ann", "JOIN #lobby Ann", "JOIN #lobby Bob",
+             "MSG #lobby <Ann> one", "MSG #lobby <Ann> two"],
         )
         self.assertEqual(
-            self.response(bt), ["Hello Good morning !!!! ::: Bob", "<Ann> one", "<Ann> two"]
+            self.response(bt), ["Hello Good morning !!!! ::: Bob", "JOIN #lobby Bob",
+                                "MSG #lobby <Ann> one", "MSG #lobby <Ann> two"]
         )
 
     def test_lineTooLongDropsOnlyThatLine(self):
@@ -84,7 +87,8 @@ class ServerTests(SynchronousTestCase):
         protocol.dataReceived(b"before\n" + b"x" * 17 + b"\nafter\n")
         self.assertEqual(
             self.response(transport),
-            ["<John> before", "ERROR line too long (max 16 bytes)", "<John> after"],
+            ["MSG #lobby <John> before", "ERROR line too long (max 16 bytes)",
+             "MSG #lobby <John> after"],
         )
         self.assertFalse(transport.disconnecting)
 
@@ -97,7 +101,7 @@ class ServerTests(SynchronousTestCase):
         transport.clear()
         protocol.dataReceived(b"y" * 16 + b"\r")
         protocol.dataReceived(b"\n")
-        self.assertEqual(self.response(transport), ["<John> " + "y" * 16])
+        self.assertEqual(self.response(transport), ["MSG #lobby <John> " + "y" * 16])
 
     def test_lineTooLongAcrossReads(self):
         """
@@ -113,7 +117,7 @@ class ServerTests(SynchronousTestCase):
         self.assertEqual(protocol._pending, b"")
         protocol.dataReceived(b"z" * 1000)
         protocol.dataReceived(b"zzz\nnext\n")
-        self.assertEqual(self.response(transport), ["<John> next"])
+        self.assertEqual(self.response(transport), ["MSG #lobby <John> next"])
 
     def test_invalidUTF8(self):
         """
@@ -123,7 +127,8 @@ class ServerTests(SynchronousTestCase):
         protocol.dataReceived(b"\xff\xfe\nJohn\n")
         self.assertEqual(
             self.response(transport),
-            ["ERROR invalid UTF-8, line dropped", "Hello Good morning !!!! ::: John"],
+            ["ERROR invalid UTF-8, line dropped", "Hello Good morning !!!! ::: John",
+             "JOIN #lobby John"],
         )
 
     def test_unicodeName(self):
@@ -132,7 +137,23 @@ class ServerTests(SynchronousTestCase):
         """
         protocol, transport = self.connect()
         protocol.dataReceived("Zoë\n".encode("utf-8"))
-        self.assertEqual(self.response(transport), ["Hello Good morning !!!! ::: Zoë"])
+        self.assertEqual(self.response(transport)[0], "Hello Good morning !!!! ::: Zoë")
+
+    def test_quitClosesAfterAnswer(self):
+        """
+        /quit is confirmed, the connection closes, and lines after it in
+        the same read are not acted on.
+        """
+        a, at = self.connect()
+        b, bt = self.connect()
+        a.dataReceived(b"Ann\n")
+        b.dataReceived(b"Bob\n")
+        at.clear()
+        bt.clear()
+        b.dataReceived(b"/quit bye\nlate\n")
+        self.assertEqual(self.response(bt), ["OK /quit"])
+        self.assertTrue(bt.disconnecting)
+        self.assertEqual(self.response(at), ["QUIT Bob bye"])
 
     def test_binaryGarbage(self):
         """
@@ -152,7 +173,7 @@ class ServerTests(SynchronousTestCase):
         b.dataReceived(b"Bob\n")
         at.clear()
         b.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual(self.response(at), ["* Bob left"])
+        self.assertEqual(self.response(at), ["QUIT Bob connection closed"])
 
     def test_logging(self):
         """

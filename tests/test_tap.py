@@ -66,6 +66,21 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn("--greeting", str(e))
             self.assertTrue(str(e).startswith("globalchat: "))
 
+    def test_roomAndMotd(self):
+        """
+        The default room is checked and the MOTD file read at start.
+        """
+        motd = Path(self.mktemp())
+        motd.write_text("Welcome.\nBe nice.\n", encoding="utf-8")
+        options = self.parse("--default-room", "#hall", "--motd", str(motd))
+        self.assertEqual((options["default-room"], options["motd"]), ("#hall", ["Welcome.", "Be nice."]))
+        e = self.assertRaises(tap.StartupError, self.parse, "--default-room", "bad room")
+        self.assertIn("--default-room: invalid room", str(e))
+        e = self.assertRaises(tap.StartupError, self.parse, "--motd", "/no/such/motd")
+        self.assertIn("cannot read --motd /no/such/motd", str(e))
+        motd.write_text("\x1b[2J\n")
+        self.assertRaises(tap.StartupError, self.parse, "--motd", str(motd))
+
     def test_startupErrorExitsNonZero(self):
         """
         A L{tap.StartupError} ends twistd with status 1 and its message.

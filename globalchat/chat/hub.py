@@ -1,20 +1,28 @@
 # -*- test-case-name: tests.test_chat_hub -*-
 """
-Who is connected and where each line goes.
+Who is connected, which rooms exist, who is in them, and where each line
+goes.
 
 The hub only ever sees decoded text and L{IParticipant}s.  A participant
 is whatever can take finished bytes: the network protocol in production,
-a list in the tests.
+a list in the tests.  What each command means is in
+L{globalchat.chat.commands}; this module keeps the state and its
+invariants (every member of a room is logged in, names are unique
+case-insensitively, nobody gets a room's lines without being in it).
 """
 
 from __future__ import annotations
 
 import unicodedata
+from typing import Iterable
 
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface
 
-from globalchat.chat import wire
+from globalchat.chat import names, wire
+from globalchat.chat.errors import ChatError
+
+__all__ = ["Hub", "IParticipant", "Session", "Room", "ChatError", "checkText"]
 
 
 class IParticipant(Interface):
@@ -29,11 +37,10 @@ class IParticipant(Interface):
         Deliver finished wire bytes to this client.
         """
 
-
-class ChatError(Exception):
-    """
-    The client's line was refused; C{str()} is the explanation it is sent.
-    """
+    def close() -> None:
+        """
+        End the connection once what was sent is delivered (C{/quit}).
+        """
 
 
 def checkText(text: str) -> None:
@@ -51,37 +58,56 @@ def checkText(text: str) -> None:
             raise ChatError("control characters are not allowed")
 
 
+def _rekey(members: dict[str, Session], old: str, new: str) -> dict[str, Session]:
+    # A rename keeps the place in the order of arrival.
+    return {new if k == old else k: v for k, v in members.items()}
+
+
+class Room:
+    """
+    A room and its members, in order of arrival.
+    """
+
+    __slots__ = ("name", "members", "topic")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.members: dict[str, Session] = {}
+        self.topic = ""
+
+
 class Session:
     """
     One client's conversation with the hub, from its first line on.
 
     @ivar name: the name the client logged in with, or C{None} before that.
+    @ivar rooms: the rooms it is in, by name key, in order of joining.
+    @ivar current: the room its plain lines go to.
+    @ivar gone: whether it has quit.
     """
 
-    __slots__ = ("_hub", "participant", "name")
+    __slots__ = ("_hub", "participant", "name", "rooms", "current", "gone")
 
     def __init__(self, hub: Hub, participant: IParticipant) -> None:
         self._hub = hub
         self.participant = participant
         self.name: str | None = None
+        self.rooms: dict[str, Room] = {}
+        self.current: Room | None = None
+        self.gone = False
 
     def lineReceived(self, text: str) -> None:
         """
-        Handle one line of text from the client.
-
-        The first line is the client's name; every later one is said to
-        everybody.  A refused line is answered with one error line and
-        the connection carries on.
+        Handle one line of text from the client.  A refused line is
+        answered with one error line and the connection carries on.
         """
         text = text.strip()
-        if not text:
+        if not text or self.gone:
+            # Lines that follow /quit in the same read are not acted on.
             return
         try:
             checkText(text)
-            if self.name is None:
-                self._hub._login(self, text)
-            else:
-                self._hub._say(self, text)
+            self._hub.commands.dispatch(self, text)
         except ChatError as e:
             self.participant.send(wire.error(str(e)))
 
@@ -89,21 +115,30 @@ class Session:
         """
         The client went away; tell the others if it had logged in.
         """
-        self._hub._leave(self)
+        self._hub.quit(self, "connection closed")
 
 
 class Hub:
     """
-    The state of the chat: who is logged in.
+    The state of the chat.
 
     @ivar greeting: the template the welcome line is made from.
+    @ivar defaultRoom: the room everybody starts in.
+    @ivar motd: lines shown after the greeting.
     """
 
     log = Logger()
 
-    def __init__(self, greeting: str = wire.DEFAULT_GREETING) -> None:
+    def __init__(self, greeting: str = wire.DEFAULT_GREETING, defaultRoom: str = "lobby",
+                 motd: Iterable[str] = ()) -> None:
+        from globalchat.chat.commands import Commands
+
         self.greeting = greeting
-        self._members: list[Session] = []
+        self.defaultRoom = names.checkRoom(defaultRoom)
+        self.motd = list(motd)
+        self.commands = Commands(self)
+        self.sessions: dict[str, Session] = {}
+        self.rooms: dict[str, Room] = {}
 
     def connect(self, participant: IParticipant) -> Session:
         """
@@ -116,27 +151,143 @@ class Hub:
         """
         The names of everybody logged in, in order of arrival.
         """
-        return [session.name for session in self._members]
+        return [session.name for session in self.sessions.values()]
 
-    def _login(self, session: Session, name: str) -> None:
+    def find(self, name: str) -> Session | None:
+        """
+        The logged-in session called C{name} (any case), if any.
+        """
+        return self.sessions.get(names.key(name))
+
+    def _checkFree(self, name: str, session: Session | None = None) -> None:
+        names.checkName(name)
+        holder = self.find(name)
+        if holder is not None and holder is not session:
+            raise ChatError(f"the name {name} is taken, choose another")
+
+    def login(self, session: Session, name: str) -> None:
+        """
+        Accept C{name} for C{session}: greeting, MOTD, default room.
+        """
+        self._checkFree(name)
         session.name = name
-        self.log.info(
-            "{peer} logged in as {name}", peer=session.participant.peer, name=name
-        )
+        self.sessions[names.key(name)] = session
+        self.log.info("{peer} logged in as {name}", peer=session.participant.peer, name=name)
         session.participant.send(wire.greeting(self.greeting, name))
-        self._broadcast(wire.joined(name), self._members)
-        self._members.append(session)
+        for text in self.motd:
+            session.participant.send(wire.info(text))
+        self.join(session, self.defaultRoom)
 
-    def _say(self, session: Session, text: str) -> None:
-        self._broadcast(wire.message(session.name, text), self._members)
+    def room(self, name: str) -> Room:
+        """
+        The existing room called C{name} (with or without C{#}).
 
-    def _leave(self, session: Session) -> None:
-        if session.name is None or session not in self._members:
+        @raise ChatError: when there is none.
+        """
+        room = self.rooms.get(names.key(names.checkRoom(name)))
+        if room is None:
+            raise ChatError(f"no room #{names.checkRoom(name)}: /join it to create it")
+        return room
+
+    def join(self, session: Session, name: str) -> Room:
+        """
+        Put C{session} in room C{name}, creating it, and make it current.
+        """
+        name = names.checkRoom(name)
+        room = self.rooms.get(names.key(name))
+        if room is None:
+            room = self.rooms[names.key(name)] = Room(name)
+        if names.key(room.name) not in session.rooms:
+            room.members[names.key(session.name)] = session
+            session.rooms[names.key(room.name)] = room
+            self.broadcast(wire.joined(room.name, session.name), room.members.values())
+            if room.topic:
+                session.participant.send(wire.topic(room.name, "-", room.topic))
+        session.current = room
+        return room
+
+    def part(self, session: Session, room: Room, reason: str = "") -> None:
+        """
+        Take C{session} out of C{room}; an empty room is forgotten.
+        """
+        if names.key(room.name) not in session.rooms:
+            raise ChatError(f"you are not in #{room.name}")
+        self.broadcast(wire.parted(room.name, session.name, reason), room.members.values())
+        self._remove(session, room)
+        if session.current is room:
+            session.current = next(reversed(session.rooms.values()), None)
+
+    def _remove(self, session: Session, room: Room) -> None:
+        del room.members[names.key(session.name)]
+        del session.rooms[names.key(room.name)]
+        if not room.members:
+            del self.rooms[names.key(room.name)]
+
+    def say(self, session: Session, text: str, act: bool = False) -> None:
+        """
+        Send C{text} (or an action) to C{session}'s current room.
+        """
+        room = session.current
+        if room is None:
+            raise ChatError("you are in no room: /join ROOM first")
+        data = (wire.action if act else wire.message)(room.name, session.name, text)
+        self.broadcast(data, room.members.values())
+
+    def private(self, session: Session, target: str, text: str) -> None:
+        """
+        Send C{text} to one user; both sides see the same line.
+        """
+        recipient = self.find(target)
+        if recipient is None:
+            raise ChatError(f"no user called {target} is connected")
+        self.broadcast(wire.private(session.name, recipient.name, text),
+                       {id(s): s for s in (session, recipient)}.values())
+
+    def neighbours(self, session: Session) -> list[Session]:
+        """
+        Everybody who shares a room with C{session}, itself included, once.
+        """
+        seen = {id(session): session}
+        for room in session.rooms.values():
+            for member in room.members.values():
+                seen.setdefault(id(member), member)
+        return list(seen.values())
+
+    def rename(self, session: Session, new: str) -> None:
+        """
+        Change C{session}'s name, telling everybody who can see it.
+        """
+        self._checkFree(new, session)
+        old = session.name
+        self.sessions = _rekey(self.sessions, names.key(old), names.key(new))
+        for room in session.rooms.values():
+            room.members = _rekey(room.members, names.key(old), names.key(new))
+        session.name = new
+        self.log.info("{old} is now {new}", old=old, new=new)
+        self.broadcast(wire.renamed(old, new), self.neighbours(session))
+
+    def setTopic(self, session: Session, room: Room, text: str) -> None:
+        """
+        Set the topic of C{room}, telling its members.
+        """
+        room.topic = text
+        self.broadcast(wire.topic(room.name, session.name, text), room.members.values())
+
+    def quit(self, session: Session, reason: str) -> None:
+        """
+        Log C{session} out of everything, telling whoever could see it.
+        """
+        session.gone = True
+        if session.name is None or self.sessions.get(names.key(session.name)) is not session:
             return
-        self._members.remove(session)
-        self._broadcast(wire.left(session.name), self._members)
+        others = [s for s in self.neighbours(session) if s is not session]
+        for room in list(session.rooms.values()):
+            self._remove(session, room)
+        del self.sessions[names.key(session.name)]
+        session.current = None
+        self.broadcast(wire.quit(session.name, reason), others)
 
-    def _broadcast(self, data: bytes, sessions: list[Session]) -> None:
+    def broadcast(self, data: bytes, sessions: Iterable[Session]) -> None:
         """
         Give the same bytes to every session; one failing recipient must
         not keep the line from the others.
@@ -145,6 +296,4 @@ class Hub:
             try:
                 session.participant.send(data)
             except Exception:
-                self.log.failure(
-                    "delivery to {peer} failed", peer=session.participant.peer
-                )
+                self.log.failure("delivery to {peer} failed", peer=session.participant.peer)

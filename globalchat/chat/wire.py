@@ -2,9 +2,25 @@
 """
 The lines the server sends, each formatted in exactly one place.
 
-Every function returns the finished bytes, line ending included, so a
-message for a whole room is encoded once and the same object is written
-to every member.
+After the greeting, every line starts with a word that says what it is,
+from the closed set below, so a program can dispatch on the first word
+and a person reading C{nc} output still reads plain text (the choice, and
+IRC's and SMTP's influence on it, is explained in docs/protocol.md):
+
+    MSG #room <name> text        ACT #room * name text
+    PRIV <from> @to text         JOIN #room name
+    PART #room name [reason]     QUIT name [reason]
+    NICK old new                 TOPIC #room name text
+    ROOM #room count [topic]     WHO #room name...
+    INFO text                    OK /command
+    ERROR text
+
+A line may later be prefixed with C{@key=value;...} tags (message ids);
+readers skip a leading word that starts with C{@}.
+
+Every function returns finished bytes, line ending included, so a message
+for a whole room is encoded once and the same object is written to every
+member.
 """
 
 from __future__ import annotations
@@ -14,6 +30,12 @@ EOL = b"\r\n"
 
 DEFAULT_GREETING = "Hello Good morning !!!! ::: {name}"
 
+#: The first words of server lines after the greeting.
+TYPES = frozenset(
+    {"MSG", "ACT", "PRIV", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "ROOM", "WHO",
+     "INFO", "OK", "ERROR"}
+)
+
 
 def line(text: str) -> bytes:
     """
@@ -22,36 +44,71 @@ def line(text: str) -> bytes:
     return text.encode("utf-8") + EOL
 
 
+def _tail(text: str) -> str:
+    return f" {text}" if text else ""
+
+
 def greeting(template: str, name: str) -> bytes:
     """
-    The welcome a client gets once its name is accepted.
+    The welcome a client gets once its name is accepted: the configured
+    text exactly, with no type word.
     """
     return line(template.format(name=name))
 
 
-def message(name: str, text: str) -> bytes:
-    """
-    A chat line from C{name}.
-    """
-    return line(f"<{name}> {text}")
+def message(room: str, name: str, text: str) -> bytes:
+    return line(f"MSG #{room} <{name}> {text}")
 
 
-def joined(name: str) -> bytes:
-    """
-    Tells the others that C{name} arrived.
-    """
-    return line(f"* {name} joined")
+def action(room: str, name: str, text: str) -> bytes:
+    return line(f"ACT #{room} * {name} {text}")
 
 
-def left(name: str) -> bytes:
+def private(sender: str, recipient: str, text: str) -> bytes:
+    return line(f"PRIV <{sender}> @{recipient} {text}")
+
+
+def joined(room: str, name: str) -> bytes:
+    return line(f"JOIN #{room} {name}")
+
+
+def parted(room: str, name: str, reason: str = "") -> bytes:
+    return line(f"PART #{room} {name}{_tail(reason)}")
+
+
+def quit(name: str, reason: str = "") -> bytes:
+    return line(f"QUIT {name}{_tail(reason)}")
+
+
+def renamed(old: str, new: str) -> bytes:
+    return line(f"NICK {old} {new}")
+
+
+def topic(room: str, name: str, text: str) -> bytes:
+    return line(f"TOPIC #{room} {name} {text}")
+
+
+def roomInfo(room: str, members: int, topicText: str) -> bytes:
+    return line(f"ROOM #{room} {members}{_tail(topicText)}")
+
+
+def who(room: str, names: list[str]) -> bytes:
+    return line(f"WHO #{room} {' '.join(names)}")
+
+
+def info(text: str) -> bytes:
+    return line(f"INFO{_tail(text)}")
+
+
+def ok(command: str) -> bytes:
     """
-    Tells the others that C{name} went away.
+    The last line of the answer to a command: the client's confirmation.
     """
-    return line(f"* {name} left")
+    return line(f"OK /{command}")
 
 
 def error(text: str) -> bytes:
     """
-    An error about the line the client just sent; the connection stays up.
+    A refused line; the connection stays up.
     """
     return line(f"ERROR {text}")

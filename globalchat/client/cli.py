@@ -31,6 +31,7 @@ from zope.interface import implementer
 
 from globalchat import tls
 from globalchat.client.protocol import ChatClientProtocol
+from globalchat.client.render import render
 
 DEFAULT_PORT = 12345
 
@@ -66,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-e", "--endpoint",
                         help="connect to any Twisted client endpoint instead of HOST PORT, "
                              "e.g. tls:chat.example.org:12345 or unix:/run/chat.sock")
+    parser.add_argument("--raw", action="store_true",
+                        help="print the server's lines exactly as they arrive")
     parser.add_argument("--timeout", default="10", metavar="SECONDS",
                         help="how long to wait for the connection, and for the server's "
                              "answers once the input has ended (default 10)")
@@ -281,6 +284,14 @@ class Client:
 
     def serverLine(self, text: str) -> None:
         self._heardFrom = True
+        if self.done.called:
+            # Lines that came with the last answer, once we are leaving.
+            return
+        if not self._options["raw"]:
+            text = render(text, colour=self._interactive,
+                          stamp=self._reactor.seconds() if self._interactive else None)
+        if text is None:
+            return
         if self._stdio is not None:
             self._stdio.write(text.encode("utf-8") + b"\n")
         else:

@@ -3,9 +3,10 @@
 The client side of the wire: lines from the server in, lines to it out,
 and knowing which of our lines the server has answered.
 
-The server answers every non-empty line it is sent with exactly one line
-to the sender: the greeting (or an error) for a name, the sender's own
-copy (or an error) for a chat line.  Counting those answers is how a
+The server answers every non-empty line it is sent with exactly one
+closing line to the sender: the greeting (or an error) for a name, the
+sender's own copy (or an error) for a chat line, and C{OK /command} (or an
+error) for a command (docs/protocol.md).  Counting those answers is how a
 script piping lines in knows that everything it sent was taken.
 """
 
@@ -29,6 +30,26 @@ def isBlank(line: bytes) -> bool:
         return not line.decode("utf-8").strip()
     except UnicodeDecodeError:
         return False
+
+
+def answers(sent: str, line: str, name: str) -> bool:
+    """
+    Whether server line C{line} is the answer to C{sent}, a line sent by
+    C{name} once logged in: the sender's own copy of a chat line, action
+    or private message, or the C{OK} that ends a command's answer.
+    """
+    words = line.split(" ", 3)
+    if sent.startswith("//") or not sent.startswith("/"):
+        text = sent[1:] if sent.startswith("//") else sent
+        return len(words) == 4 and words[0] == "MSG" and words[2] == f"<{name}>" and words[3] == text
+    command, _, arguments = sent[1:].partition(" ")
+    command = command.lower()
+    if command == "me":
+        return line.split(" ", 4)[:1] == ["ACT"] and line.split(" ", 4)[3:] == [name, arguments.strip()]
+    if command == "msg":
+        text = arguments.strip().partition(" ")[2].strip()
+        return len(words) == 4 and words[0] == "PRIV" and words[1] == f"<{name}>" and words[3] == text
+    return line == f"OK /{command}"
 
 
 class PendingReplies:
@@ -57,6 +78,9 @@ class PendingReplies:
         """
         Match a line from the server against the oldest unanswered one.
         """
+        words = text.split(" ")
+        if words[0] == "NICK" and len(words) == 3 and words[1] == self.name:
+            self.name = words[2]
         if not self._pending:
             return
         head = self._pending[0]
@@ -65,8 +89,7 @@ class PendingReplies:
         elif self.name is None:
             # Before login the only other answer is the greeting.
             self.name = head
-        elif text != f"<{self.name}> {head}":
-            # Somebody else's line.
+        elif not answers(head, text, self.name):
             return
         self._pending.popleft()
 

@@ -1,0 +1,146 @@
+# -*- test-case-name: tests.test_chat_commands -*-
+"""
+What a line from a logged-in client means: a chat line, or a command.
+
+Each command is one C{cmd_NAME} method; L{Commands.dispatch} finds it by
+name, so adding a command is adding a method (and its L{USAGE} line).
+Every command's answer ends with C{OK /NAME} or is an C{ERROR} line, and
+every chat line is confirmed by its own copy, so a client can match each
+line it sent with exactly one answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from globalchat.chat import names, wire
+from globalchat.chat.errors import ChatError
+
+if TYPE_CHECKING:
+    from globalchat.chat.hub import Hub, Session
+
+#: Usage and description of every command, in the order /help lists them.
+USAGE = {
+    "join": ("/join ROOM", "join ROOM (creating it) and make it your current room"),
+    "part": ("/part [ROOM] [REASON]", "leave ROOM (default: the current room)"),
+    "rooms": ("/rooms", "list the rooms with their member counts and topics"),
+    "who": ("/who [ROOM]", "list the members of ROOM (default: the current room)"),
+    "msg": ("/msg NAME TEXT", "send TEXT to NAME only"),
+    "me": ("/me ACTION", "describe an action: * NAME ACTION"),
+    "nick": ("/nick NEWNAME", "change your name"),
+    "topic": ("/topic [TEXT]", "show, or set, the current room's topic"),
+    "quit": ("/quit [REASON]", "leave the chat"),
+    "help": ("/help [COMMAND]", "list the commands, or explain one"),
+}
+
+
+def _usage(command: str) -> ChatError:
+    return ChatError(f"usage: {USAGE[command][0]}")
+
+
+class Commands:
+    """
+    The commands, bound to one hub.
+    """
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def dispatch(self, session: Session, text: str) -> None:
+        """
+        Act on one non-blank line from C{session}.
+
+        @raise ChatError: when the line is refused.
+        """
+        if session.name is None:
+            self._hub.login(session, text)
+            return
+        if text.startswith("//"):
+            self._hub.say(session, text[1:])
+            return
+        if not text.startswith("/"):
+            self._hub.say(session, text)
+            return
+        command, _, arguments = text[1:].partition(" ")
+        handler = getattr(self, f"cmd_{command.lower()}", None)
+        if handler is None:
+            raise ChatError(f"unknown command /{command}: see /help")
+        handler(session, arguments.strip())
+
+    def _room(self, session: Session, name: str):
+        if name:
+            return self._hub.room(name)
+        if session.current is None:
+            raise ChatError("you are in no room: /join ROOM first")
+        return session.current
+
+    def cmd_join(self, session: Session, arguments: str) -> None:
+        if not arguments or " " in arguments:
+            raise _usage("join")
+        self._hub.join(session, arguments)
+        session.participant.send(wire.ok("join"))
+
+    def cmd_part(self, session: Session, arguments: str) -> None:
+        first, _, reason = arguments.partition(" ")
+        if first.startswith("#") or (first and names.key(first) in session.rooms):
+            room = self._hub.room(first)
+        else:
+            room, reason = self._room(session, ""), arguments
+        self._hub.part(session, room, reason.strip())
+        session.participant.send(wire.ok("part"))
+
+    def cmd_rooms(self, session: Session, arguments: str) -> None:
+        if arguments:
+            raise _usage("rooms")
+        for room in sorted(self._hub.rooms.values(), key=lambda r: r.name.casefold()):
+            session.participant.send(wire.roomInfo(room.name, len(room.members), room.topic))
+        session.participant.send(wire.ok("rooms"))
+
+    def cmd_who(self, session: Session, arguments: str) -> None:
+        if " " in arguments:
+            raise _usage("who")
+        room = self._room(session, arguments)
+        session.participant.send(wire.who(room.name, [m.name for m in room.members.values()]))
+        session.participant.send(wire.ok("who"))
+
+    def cmd_msg(self, session: Session, arguments: str) -> None:
+        target, _, text = arguments.partition(" ")
+        if not target or not text.strip():
+            raise _usage("msg")
+        self._hub.private(session, target, text.strip())
+
+    def cmd_me(self, session: Session, arguments: str) -> None:
+        if not arguments:
+            raise _usage("me")
+        self._hub.say(session, arguments, act=True)
+
+    def cmd_nick(self, session: Session, arguments: str) -> None:
+        if not arguments or " " in arguments:
+            raise _usage("nick")
+        self._hub.rename(session, arguments)
+        session.participant.send(wire.ok("nick"))
+
+    def cmd_topic(self, session: Session, arguments: str) -> None:
+        room = self._room(session, "")
+        if arguments:
+            self._hub.setTopic(session, room, arguments)
+        else:
+            session.participant.send(wire.info(
+                f"topic of #{room.name}: {room.topic}" if room.topic else f"#{room.name} has no topic"))
+        session.participant.send(wire.ok("topic"))
+
+    def cmd_quit(self, session: Session, arguments: str) -> None:
+        self._hub.quit(session, arguments)
+        session.participant.send(wire.ok("quit"))
+        session.participant.close()
+
+    def cmd_help(self, session: Session, arguments: str) -> None:
+        wanted = arguments.lstrip("/").lower()
+        if wanted and wanted not in USAGE:
+            raise ChatError(f"unknown command /{wanted}: see /help")
+        for command in [wanted] if wanted else USAGE:
+            usage, description = USAGE[command]
+            session.participant.send(wire.info(f"{usage} - {description}"))
+        if not wanted:
+            session.participant.send(wire.info("// at the start of a line sends a line starting with /"))
+        session.participant.send(wire.ok("help"))
