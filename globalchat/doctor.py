@@ -27,7 +27,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 
 from globalchat import tls
 from globalchat.expose import nat
-from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
+from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses, readKernelTable
 from globalchat.expose.mapping import MappingError
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 
@@ -301,8 +301,8 @@ async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None
     from globalchat.expose.mapper import gatewayMethods
 
     port = options.port
-    checks = [checkListener(port, parseListeners(_read("/proc/net/tcp"), port)
-                            + parseListeners(_read("/proc/net/tcp6"), port))]
+    checks = [checkListener(port, parseListeners(readKernelTable("/proc/net/tcp"), port)
+                            + parseListeners(readKernelTable("/proc/net/tcp6"), port))]
     checks.append(await checkFirewall(reactor, port))
     if methods is None:
         gateway = options.gateway or defaultGateway()
@@ -331,13 +331,6 @@ async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None
         else:
             checks.append(judgeProbe(answer, via, _ownFingerprint(options)))
     return checks
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
 
 
 def _ownFingerprint(options: argparse.Namespace) -> str | None:

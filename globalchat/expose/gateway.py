@@ -78,7 +78,11 @@ def parseGlobalIPv6(text: str) -> list[str]:
     return found
 
 
-def _read(path: str) -> str:
+def readKernelTable(path: str) -> str:
+    """
+    The text of a C{/proc} table, or C{""} where there is none (not Linux,
+    or not readable), which every parser here reads as "nothing found".
+    """
     try:
         return Path(path).read_text()
     except OSError:
@@ -91,15 +95,15 @@ def defaultGateway(family: int = socket.AF_INET) -> str | None:
     has none or the routing table cannot be read (not Linux).
     """
     if family == socket.AF_INET6:
-        return parseIPv6Routes(_read("/proc/net/ipv6_route"))
-    return parseIPv4Routes(_read("/proc/net/route"))
+        return parseIPv6Routes(readKernelTable("/proc/net/ipv6_route"))
+    return parseIPv4Routes(readKernelTable("/proc/net/route"))
 
 
 def globalIPv6Addresses() -> list[str]:
     """
     This host's global IPv6 addresses.
     """
-    return parseGlobalIPv6(_read("/proc/net/if_inet6"))
+    return parseGlobalIPv6(readKernelTable("/proc/net/if_inet6"))
 
 
 def localAddressFor(host: str) -> str:
