@@ -8,9 +8,12 @@ means is decided by L{globalchat.chat.hub}.
 
 from __future__ import annotations
 
+from collections import deque
+
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
 from twisted.internet.protocol import ServerFactory
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -19,6 +22,7 @@ from zope.interface import implementer
 from globalchat.chat import wire
 from globalchat.chat.hub import Hub, IParticipant, Session
 from globalchat.expose.probe import ProbeHelper
+from globalchat.policy import Gatekeeper, Limits, TokenBucket
 
 DEFAULT_MAX_LINE_LENGTH = 4096
 
@@ -37,7 +41,7 @@ def describePeer(address: IAddress) -> str:
     return f"{host}:{port}"
 
 
-@implementer(IParticipant)
+@implementer(IParticipant, IPushProducer)
 class ChatProtocol(LineReceiver):
     """
     One client connection.
@@ -46,6 +50,12 @@ class ChatProtocol(LineReceiver):
     the connection on an over-long line and throw away whatever followed it
     in the buffer; a chat must drop exactly that one line, tell the sender,
     and carry on, so framing is done here.
+
+    The protocol is also the producer of its transport's output: when the
+    transport's buffer is full (the client stopped reading) it is paused,
+    and what is sent while paused is counted, so that a client that never
+    reads is dropped after a bounded amount instead of growing the
+    server's memory without end.
 
     @ivar peer: the client's address, for logs.
     """
@@ -58,11 +68,29 @@ class ChatProtocol(LineReceiver):
     _firstLine = True
     _pending = b""
     _discarding = False
+    _paused = False
+    _unsent = 0
+    _gone = False
 
     def connectionMade(self) -> None:
-        self.MAX_LENGTH = self.factory.maxLineLength
+        factory = self.factory
+        self.MAX_LENGTH = factory.maxLineLength
         self.peer = describePeer(self.transport.getPeer())
-        self._session = self.factory.hub.connect(self)
+        self._host = getattr(self.transport.getPeer(), "host", "")
+        refusal = factory.gatekeeper.admit(self._host)
+        if refusal is not None:
+            self.log.warn("refused {peer}: {reason}", peer=self.peer, reason=refusal,
+                          security="over-limit")
+            self.transport.write(wire.error(refusal))
+            self.transport.loseConnection()
+            return
+        now = factory.clock.seconds()
+        self._connectedAt = self._lastHeard = now
+        self._bucket = TokenBucket(factory.limits.rate, factory.limits.burst, now)
+        self._drops: deque[float] = deque()
+        self.transport.registerProducer(self, True)
+        factory.connections.add(self)
+        self._session = factory.hub.connect(self)
         self.log.info("{peer} connected", peer=self.peer)
 
     def dataReceived(self, data: bytes) -> None:
@@ -70,6 +98,8 @@ class ChatProtocol(LineReceiver):
         Split C{data} into lines, dropping (and reporting) any line longer
         than L{MAX_LENGTH} bytes without losing the ones around it.
         """
+        if self._session is None:
+            return
         if self._discarding:
             # Still inside a line already reported as too long.
             end = data.find(b"\n")
@@ -99,6 +129,11 @@ class ChatProtocol(LineReceiver):
         self.send(wire.error(f"line too long (max {self.MAX_LENGTH} bytes)"))
 
     def lineReceived(self, line: bytes) -> None:
+        now = self.factory.clock.seconds()
+        self._lastHeard = now
+        if not self._bucket.take(now):
+            self._flooded(now)
+            return
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
@@ -110,6 +145,42 @@ class ChatProtocol(LineReceiver):
             return
         self._session.lineReceived(text)
 
+    def _flooded(self, now: float) -> None:
+        """
+        A line over the rate limit: drop it, say so once, and cut off a
+        connection that keeps on.
+        """
+        limits = self.factory.limits
+        self._drops.append(now)
+        while self._drops[0] <= now - limits.floodWindow:
+            self._drops.popleft()
+        if len(self._drops) == 1:
+            self.send(wire.error(
+                f"too many lines, slow down (at most {limits.rate:g} a second); lines dropped"))
+        if len(self._drops) > limits.floodLimit:
+            banned = self.factory.gatekeeper.strike(self._host)
+            self.log.warn("{peer} cut off for flooding{banned}", peer=self.peer, security="flood",
+                          banned=" and banned" if banned else "")
+            self.send(wire.error("flooding: disconnected"))
+            self.close()
+
+    def checkTimeouts(self, now: float) -> None:
+        """
+        Close a connection that gave no name in time, or fell silent for
+        longer than the idle timeout.
+        """
+        limits = self.factory.limits
+        if self._session is None:
+            return
+        if self._session.name is None and now - self._connectedAt >= limits.loginTimeout:
+            self.log.info("{peer} gave no name in time", peer=self.peer, security="login-timeout")
+            self.send(wire.error(f"no name given within {limits.loginTimeout:g} s"))
+            self.close()
+        elif limits.idleTimeout is not None and now - self._lastHeard >= limits.idleTimeout:
+            self.log.info("{peer} idle for too long", peer=self.peer)
+            self.send(wire.error(f"idle for {limits.idleTimeout:g} s"))
+            self.close()
+
     def _probe(self, request: str) -> None:
         """
         Answer a reachability probe request (C{--probe-helper}) and hang up.
@@ -119,21 +190,47 @@ class ChatProtocol(LineReceiver):
 
         def answered(reply: str) -> None:
             self.send(wire.line(reply))
-            self.transport.loseConnection()
+            self.close()
 
         answering.addCallback(answered)
 
     def send(self, data: bytes) -> None:
         """
-        Write finished wire bytes to the client.
+        Write finished wire bytes to the client, unless it has stopped
+        reading for longer than its send buffer allows.
         """
+        if self._gone:
+            return
+        if self._paused:
+            self._unsent += len(data)
+            if self._unsent > self.factory.limits.maxSendBuffer:
+                self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
+                              peer=self.peer, size=self._unsent, security="slow-reader")
+                self._gone = True
+                self.transport.abortConnection()
+                return
         self.transport.write(data)
 
     def close(self) -> None:
         """
         Hang up once what was written has been sent.
         """
-        self.transport.loseConnection()
+        if not self._gone:
+            self._gone = True
+            # A registered streaming producer would keep the transport
+            # waiting to resume it instead of closing.
+            self.transport.unregisterProducer()
+            self.transport.loseConnection()
+
+    def pauseProducing(self) -> None:
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        self._paused = False
+        self._unsent = 0
+
+    def stopProducing(self) -> None:
+        self._gone = True
 
     def connectionLost(self, reason: Failure) -> None:
         self.log.info(
@@ -142,6 +239,8 @@ class ChatProtocol(LineReceiver):
             reason=reason.getErrorMessage(),
         )
         if self._session is not None:
+            self.factory.connections.discard(self)
+            self.factory.gatekeeper.release(self._host)
             self._session.disconnected()
             self._session = None
 
@@ -154,17 +253,56 @@ class ChatFactory(ServerFactory):
     @ivar maxLineLength: the longest line accepted, in bytes.
     @ivar probes: answers reachability probes (C{--probe-helper}), or
         C{None} when this server does not offer them.
+    @ivar limits: who may connect and how much (L{globalchat.policy}).
+    @ivar connections: the admitted connections, checked for time-outs by
+        one timer for all of them rather than one each.
     """
 
     protocol = ChatProtocol
     noisy = False
+    log = Logger()
 
     def __init__(
         self,
         hub: Hub,
         maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
         probes: ProbeHelper | None = None,
+        limits: Limits | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.hub = hub
         self.maxLineLength = maxLineLength
         self.probes = probes
+        self.limits = limits if limits is not None else Limits()
+        self.clock = clock
+        self.gatekeeper = Gatekeeper(clock, self.limits)
+        self.connections: set[ChatProtocol] = set()
+        self._sweep = LoopingCall(self._checkTimeouts)
+        self._sweep.clock = clock
+
+    def startFactory(self) -> None:
+        self._sweep.start(1.0, now=False)
+
+    def stopFactory(self) -> None:
+        if self._sweep.running:
+            self._sweep.stop()
+
+    def _checkTimeouts(self) -> None:
+        now = self.clock.seconds()
+        for protocol in list(self.connections):
+            protocol.checkTimeouts(now)
+
+    def buildProtocol(self, addr: IAddress) -> ChatProtocol | None:
+        """
+        Refuse addresses that may not connect before reading a byte from
+        them: Twisted closes a connection whose factory builds nothing.
+        """
+        host = getattr(addr, "host", None)
+        refusal = self.gatekeeper.screen(host) if host is not None else None
+        if refusal is not None:
+            self.log.warn("refused {peer}: {reason}", peer=describePeer(addr), reason=refusal,
+                          security="refused")
+            return None
+        return super().buildProtocol(addr)

@@ -10,11 +10,17 @@ import socket
 from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IListeningPort, IReactorCore
-from twisted.logger import Logger
+from twisted.logger import (
+    FilteringLogObserver,
+    Logger,
+    PredicateResult,
+    globalLogPublisher,
+    jsonFileLogObserver,
+)
 from twisted.python import usage
 
 from globalchat import tls
@@ -32,6 +38,7 @@ from globalchat.expose.mapper import (
 )
 from globalchat.expose.probe import ProbeHelper
 from globalchat.expose.stun import firstStunAddress, parseHostPort
+from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
 
 DEFAULT_PORT = "tcp:12345"
@@ -96,6 +103,39 @@ class ListeningService(StreamServerEndpointService):
         return port
 
 
+class SecurityLog(Service):
+    """
+    Copies the structured security events (those with a C{security} key)
+    to a file as JSON lines, for fail2ban-style tools and audits.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._file = None
+        self._observer = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._file = open(self._path, "a", encoding="utf-8")
+        self._observer = FilteringLogObserver(
+            jsonFileLogObserver(self._file, recordSeparator=""),
+            [lambda event: PredicateResult.yes if "security" in event else PredicateResult.no],
+        )
+        globalLogPublisher.addObserver(self._observer)
+
+    def stopService(self) -> None:
+        super().stopService()
+        globalLogPublisher.removeObserver(self._observer)
+        self._file.close()
+
+
+def _network(option: str, value: str):
+    try:
+        return parseNetwork(value)
+    except ValueError as e:
+        raise StartupError(f"--{option}: {e}") from None
+
+
 def _positiveInt(name: str, value: str, maximum: int) -> int:
     try:
         number = int(value)
@@ -134,6 +174,18 @@ class Options(usage.Options):
          "Welcome line sent after the name; {name} is replaced by it."],
         ["default-room", None, "lobby", "The room everybody starts in."],
         ["motd", None, None, "A text file whose lines are shown after the greeting."],
+        ["max-clients", None, "1000", "Most connections at once; more get one error line."],
+        ["max-per-ip", None, "20", "Most connections from one address at once."],
+        ["rate", None, "10/s", "Lines a connection may send on average (10/s, 600/min)."],
+        ["burst", None, "30", "Lines a connection may send at once above the rate."],
+        ["login-timeout", None, "30", "Seconds a connection has to give an acceptable name."],
+        ["idle-timeout", None, None, "Seconds of silence after which a connection is closed "
+                                     "(default: never)."],
+        ["max-send-buffer", None, str(1024 * 1024), "Bytes kept for a client that stopped "
+                                                    "reading before it is dropped."],
+        ["log-json", None, None, "Also write security events (refused, banned, flood, slow "
+                                 "reader, ...) to this file as JSON lines."],
+        ["ban-time", None, "3600", "Seconds an address is refused after repeated abuse."],
         ["max-line-length", None, str(DEFAULT_MAX_LINE_LENGTH),
          "Longest line accepted from a client, in bytes."],
         ["data-dir", None, "globalchat-data",
@@ -144,6 +196,21 @@ class Options(usage.Options):
         super().__init__()
         self["ports"] = []
         self["stun"] = []
+        self["allow"] = []
+        self["deny"] = []
+
+    def opt_allow(self, network: str) -> None:
+        """
+        Accept connections only from this address or CIDR network
+        (repeatable; default: from everywhere).
+        """
+        self["allow"].append(_network("allow", network))
+
+    def opt_deny(self, network: str) -> None:
+        """
+        Refuse connections from this address or CIDR network (repeatable).
+        """
+        self["deny"].append(_network("deny", network))
 
     def opt_stun(self, server: str) -> None:
         """
@@ -194,6 +261,21 @@ class Options(usage.Options):
                 except ChatError:
                     raise StartupError(f"--motd {motd}: control characters are not allowed") from None
         self["expose-lease"] = _positiveInt("expose-lease", self["expose-lease"], 7 * 24 * 3600)
+        try:
+            rate = parseRate(self["rate"])
+        except ValueError as e:
+            raise StartupError(f"--rate: {e}") from None
+        idle = self["idle-timeout"]
+        self["limits"] = Limits(
+            allow=self["allow"], deny=self["deny"],
+            maxClients=_positiveInt("max-clients", self["max-clients"], 10**6),
+            maxPerIP=_positiveInt("max-per-ip", self["max-per-ip"], 10**6),
+            rate=rate, burst=_positiveInt("burst", self["burst"], 10**6),
+            loginTimeout=_positiveInt("login-timeout", self["login-timeout"], 86400),
+            idleTimeout=None if idle is None else _positiveInt("idle-timeout", idle, 10**7),
+            maxSendBuffer=_positiveInt("max-send-buffer", self["max-send-buffer"], 2**31),
+            banTime=_positiveInt("ban-time", self["ban-time"], 10**7),
+        )
         if self["gateway"] is not None:
             try:
                 ipaddress.ip_address(self["gateway"])
@@ -279,8 +361,16 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"])
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
-    factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes)
+    factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes,
+                          limits=config["limits"], clock=reactor)
     top = MultiService()
+    if config["log-json"] is not None:
+        path = Path(config["log-json"])
+        try:
+            path.open("a").close()
+        except OSError as e:
+            raise StartupError(f"cannot write --log-json {path}: {e.strerror}") from None
+        SecurityLog(path).setServiceParent(top)
     mapper = None
     if config["expose"]:
         gateway = config["gateway"] or defaultGateway()

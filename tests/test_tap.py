@@ -294,3 +294,38 @@ class ExposeTests(SynchronousTestCase):
             "on all addresses (e.g. tcp:5) to be reachable",
             self.messages(),
         )
+
+
+class SecurityLogTests(SynchronousTestCase):
+    """
+    C{--log-json FILE}.
+    """
+
+    def test_onlySecurityEvents(self):
+        """
+        Security events are written as JSON lines; other events are not.
+        """
+        import json
+
+        from twisted.logger import Logger
+
+        path = Path(self.mktemp())
+        service = tap.SecurityLog(path)
+        service.startService()
+        log = Logger(namespace="test")
+        log.info("ordinary")
+        log.warn("refused {peer}: {reason}", peer="198.51.100.7:1", reason="banned",
+                 security="refused")
+        service.stopService()
+        events = [json.loads(line) for line in path.read_text().splitlines()]
+        self.assertEqual([(e["security"], e["peer"]) for e in events],
+                         [("refused", "198.51.100.7:1")])
+
+    def test_unwritable(self):
+        """
+        A file that cannot be written stops the server with one line.
+        """
+        options = tap.Options()
+        options.parseOptions(["--log-json", "/nonexistent/dir/x.json"])
+        e = self.assertRaises(tap.StartupError, tap.makeService, options, reactor=MemoryReactor())
+        self.assertIn("cannot write --log-json", str(e))

@@ -1,0 +1,203 @@
+# -*- test-case-name: tests.test_policy -*-
+"""
+Who may connect, how often, and how much: the rules that keep a server on
+an open internet port usable when someone misbehaves.
+
+Everything here is bookkeeping over addresses and times passed in by the
+caller, so every rule is tested with a L{twisted.internet.task.Clock}
+and no sockets.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from twisted.internet.interfaces import IReactorTime
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parseNetwork(text: str) -> Network:
+    """
+    Read a C{--allow}/C{--deny} value: an address or a CIDR network.
+
+    @raise ValueError: with a message naming the value.
+    """
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"not an IP address or CIDR network: {text!r}") from None
+
+
+def parseRate(text: str) -> float:
+    """
+    Read a C{--rate} value such as C{10/s}, C{600/min} or C{5}: lines per
+    second.
+
+    @raise ValueError: with a message naming the value.
+    """
+    number, _, unit = text.strip().partition("/")
+    seconds = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}.get(unit.strip().lower())
+    try:
+        rate = float(number) / seconds if seconds else -1.0
+    except ValueError:
+        rate = -1.0
+    if not rate > 0:
+        raise ValueError(f"not a rate like 10/s or 600/min: {text!r}")
+    return rate
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; rules
+        # are written for the IPv4 address.
+        return address.ipv4_mapped
+    return address
+
+
+class TokenBucket:
+    """
+    Allows C{burst} lines at once and C{rate} lines a second on average.
+    """
+
+    __slots__ = ("_rate", "_burst", "_tokens", "_stamp")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._tokens = burst
+        self._stamp = now
+
+    def take(self, now: float) -> bool:
+        """
+        Spend one token if there is one.
+        """
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class Limits:
+    """
+    The configured limits; C{None} means no limit.  The defaults are what
+    C{twistd globalchat} uses (README, Security).
+
+    @ivar rate: lines a second a connection may send on average...
+    @ivar burst: ...and at once.
+    @ivar floodLimit: dropped lines within C{floodWindow} seconds after
+        which a connection is cut off for flooding.
+    @ivar loginTimeout: seconds a connection has to give an acceptable name.
+    @ivar idleTimeout: seconds of silence after which a connection is
+        closed, or C{None}.
+    @ivar maxSendBuffer: bytes waiting for a client that stopped reading,
+        beyond what the kernel and Twisted buffer, before it is dropped.
+    """
+
+    allow: list[Network] = field(default_factory=list)
+    deny: list[Network] = field(default_factory=list)
+    maxClients: int | None = 1000
+    maxPerIP: int | None = 20
+    rate: float = 10.0
+    burst: float = 30.0
+    floodLimit: int = 30
+    floodWindow: float = 10.0
+    loginTimeout: float = 30.0
+    idleTimeout: float | None = None
+    maxSendBuffer: int = 1024 * 1024
+    banThreshold: int = 3
+    banWindow: float = 600.0
+    banTime: float = 3600.0
+
+
+class Gatekeeper:
+    """
+    Admission control: allow/deny lists, connection counts and bans.
+    """
+
+    def __init__(self, clock: IReactorTime, limits: Limits) -> None:
+        self._clock = clock
+        self.limits = limits
+        self._perIP: dict[str, int] = defaultdict(int)
+        self._total = 0
+        self._strikes: dict[str, deque[float]] = {}
+        self._bannedUntil: dict[str, float] = {}
+
+    def _key(self, host: str) -> str:
+        address = _address(host)
+        return str(address) if address is not None else host
+
+    def screen(self, host: str) -> str | None:
+        """
+        Decide, before reading a byte, whether C{host} may connect at all.
+
+        @return: why it is refused, or C{None}.
+        """
+        address = _address(host)
+        if address is None:
+            return None  # Not an IP connection (a Unix socket): local.
+        if any(address in n for n in self.limits.deny if n.version == address.version):
+            return "denied by --deny"
+        if self.limits.allow and not any(
+            address in n for n in self.limits.allow if n.version == address.version
+        ):
+            return "not in --allow"
+        until = self._bannedUntil.get(str(address))
+        if until is not None:
+            if self._clock.seconds() < until:
+                return "banned"
+            del self._bannedUntil[str(address)]
+        return None
+
+    def admit(self, host: str) -> str | None:
+        """
+        Count a connection from C{host} against the limits.
+
+        @return: the refusal line's reason if over a limit (then it is not
+            counted), or C{None} once counted; L{release} it later.
+        """
+        key = self._key(host)
+        if self.limits.maxClients is not None and self._total >= self.limits.maxClients:
+            return f"server full ({self.limits.maxClients} clients)"
+        if self.limits.maxPerIP is not None and self._perIP[key] >= self.limits.maxPerIP:
+            return f"too many connections from your address (max {self.limits.maxPerIP})"
+        self._total += 1
+        self._perIP[key] += 1
+        return None
+
+    def release(self, host: str) -> None:
+        """
+        A connection counted by L{admit} ended.
+        """
+        key = self._key(host)
+        self._total -= 1
+        self._perIP[key] -= 1
+        if not self._perIP[key]:
+            del self._perIP[key]
+
+    def strike(self, host: str) -> bool:
+        """
+        Record a failed login or an abuse cut-off from C{host}.
+
+        @return: whether this strike banned the address for C{banTime}.
+        """
+        key = self._key(host)
+        now = self._clock.seconds()
+        strikes = self._strikes.setdefault(key, deque())
+        strikes.append(now)
+        while strikes and strikes[0] <= now - self.limits.banWindow:
+            strikes.popleft()
+        if len(strikes) >= self.limits.banThreshold:
+            del self._strikes[key]
+            self._bannedUntil[key] = now + self.limits.banTime
+            return True
+        return False
