@@ -58,17 +58,27 @@ class RoomsTests(SynchronousTestCase):
         nc = RawClient(self, self.port)
         nc.send(b"Ann\n")
         nc.readLines(2)
-        script = b"hello from the client\n/msg Ann just for you\n"
+        script = b"hello from the client\n/msg Ann just for you\n/who\n"
         result = client("127.0.0.1", str(self.port), "--name", "John", "--raw", input=script)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.decode().splitlines(), [
             "Hello Good morning !!!! ::: John", "JOIN #lobby John",
             "MSG #lobby <John> hello from the client", "PRIV <John> @Ann just for you",
+            "WHO #lobby Ann John", "OK /who",
         ])
         self.assertEqual(nc.readLines(4), [
             "JOIN #lobby John", "MSG #lobby <John> hello from the client",
             "PRIV <John> @Ann just for you", "QUIT John connection closed",
         ])
+
+    def test_commandLastInPipe(self):
+        """
+        A pipe ending with a command exits 0 once the command's (hidden)
+        OK has come; its other lines are shown.
+        """
+        result = client("127.0.0.1", str(self.port), input=b"John\n/who\n")
+        self.assertEqual((result.returncode, result.stderr), (0, b""))
+        self.assertEqual(result.stdout.decode().splitlines()[-1], "#lobby: John")
 
     def test_clientPrintsWhileWaiting(self):
         """

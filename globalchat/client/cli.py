@@ -290,15 +290,17 @@ class Client:
         if not self._options["raw"]:
             text = render(text, colour=self._interactive,
                           stamp=self._reactor.seconds() if self._interactive else None)
-        if text is None:
-            return
+        if text is not None:
+            self._write(text)
+        if self._timer is not None:
+            self._timer.reset(self._options["timeout"])
+        self._checkDone()
+
+    def _write(self, text: str) -> None:
         if self._stdio is not None:
             self._stdio.write(text.encode("utf-8") + b"\n")
         else:
             sys.stdout.write(text + "\n")
-        if self._timer is not None:
-            self._timer.reset(self._options["timeout"])
-        self._checkDone()
 
     def serverLost(self, reason: Failure) -> None:
         if self.done.called:
