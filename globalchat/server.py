@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from OpenSSL import SSL
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IAddress, IPushProducer, IReactorTime
 from twisted.internet.protocol import ServerFactory
@@ -233,11 +234,18 @@ class ChatProtocol(LineReceiver):
         self._gone = True
 
     def connectionLost(self, reason: Failure) -> None:
-        self.log.info(
-            "{peer} disconnected: {reason}",
-            peer=self.peer,
-            reason=reason.getErrorMessage(),
-        )
+        if reason.check(SSL.Error):
+            self.log.warn(
+                "{peer} failed the TLS handshake ({reason}): a client without TLS on a "
+                "TLS port, or one that does not trust this server's certificate",
+                peer=self.peer, reason=reason.getErrorMessage(), security="tls-failure",
+            )
+        else:
+            self.log.info(
+                "{peer} disconnected: {reason}",
+                peer=self.peer,
+                reason=reason.getErrorMessage(),
+            )
         if self._session is not None:
             self.factory.connections.discard(self)
             self.factory.gatekeeper.release(self._host)

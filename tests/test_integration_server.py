@@ -164,6 +164,16 @@ class TLSTests(SynchronousTestCase):
         self.assertEqual(bad.returncode, 1)
         self.assertIn(b"not valid for that name", bad.stderr)
 
+    def test_plaintextOnTLSPortLogged(self):
+        """
+        A client speaking plaintext to the TLS port gets a clear line, and
+        the server logs the failed handshake as a security event.
+        """
+        result = client("127.0.0.1", self.port, input=b"John\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"add --tls", result.stderr)
+        self.server.waitFor(re.compile(rb"failed the TLS handshake"))
+
     def test_certificateReused(self):
         """
         A restart reuses the certificate: the fingerprint stays the same.
