@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -114,13 +115,18 @@ class Server:
 
 
 def client(*args: str, input: bytes = b"", timeout: float = 20,
-           prefix: list[str] = ()) -> subprocess.CompletedProcess:
+           prefix: list[str] = (), config: Path | None = None) -> subprocess.CompletedProcess:
     """
     Run C{globalchat-client} with C{input} piped in.
+
+    @param config: its configuration directory (C{XDG_CONFIG_HOME}), so
+        that known_hosts is the test's own.
     """
+    env = environment()
+    env["XDG_CONFIG_HOME"] = str(config or Path(tempfile.mkdtemp(prefix="gc-config-")))
     return subprocess.run(
         [*prefix, *command("globalchat-client", "globalchat.client"), *args],
-        input=input, capture_output=True, env=environment(), timeout=timeout,
+        input=input, capture_output=True, env=env, timeout=timeout,
     )
 
 

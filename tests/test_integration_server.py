@@ -152,6 +152,41 @@ class TLSTests(SynchronousTestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn(b"--fingerprint", result.stderr)
 
+    def test_trustOnFirstUse(self):
+        """
+        A script refuses a new self-signed certificate unless told
+        --trust-new, which records it; later runs trust it without asking.
+        """
+        config = Path(self.mktemp()).resolve()
+        refused = client("localhost", self.port, "--tls", input=b"John\n", config=config)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn(self.server.fingerprint.encode(), refused.stderr)
+        self.assertIn(b"--trust-new", refused.stderr)
+        self.assertFalse((config / "globalchat" / "known_hosts").exists())
+        trusted = client("localhost", self.port, "--tls", "--trust-new", input=b"John\n",
+                         config=config)
+        self.assertEqual(trusted.stdout.decode(), GREETING + "\n", trusted.stderr)
+        self.assertEqual((config / "globalchat" / "known_hosts").read_text(),
+                         f"localhost:{self.port} {self.server.fingerprint}\n")
+        again = client("localhost", self.port, "--tls", input=b"John\n", config=config)
+        self.assertEqual((again.returncode, again.stdout.decode()), (0, GREETING + "\n"))
+
+    def test_changedCertificate(self):
+        """
+        A certificate other than the recorded one is refused loudly, naming
+        the file and line to remove.
+        """
+        config = Path(self.mktemp()).resolve()
+        known = config / "globalchat" / "known_hosts"
+        known.parent.mkdir(parents=True)
+        known.write_text(f"other:1 {'SHA256:' + ':'.join(['00'] * 32)}\n"
+                         f"localhost:{self.port} {'SHA256:' + ':'.join(['AB'] * 32)}\n")
+        result = client("localhost", self.port, "--tls", input=b"John\n", config=config)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"HAS CHANGED", result.stderr)
+        self.assertIn(f"remove line 2 of {known}".encode(), result.stderr)
+        self.assertNotIn(b"logged in as John", self.server.output)
+
     def test_caAndHostname(self):
         """
         With the certificate as its own CA, the host name it names is

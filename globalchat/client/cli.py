@@ -30,8 +30,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from globalchat import tls
+from globalchat.client.knownhosts import KnownHost, KnownHosts
 from globalchat.client.protocol import ChatClientProtocol
 from globalchat.client.render import render
+from globalchat.client.trust import TrustRefused, trustCreator
 
 DEFAULT_PORT = 12345
 
@@ -67,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-e", "--endpoint",
                         help="connect to any Twisted client endpoint instead of HOST PORT, "
                              "e.g. tls:chat.example.org:12345 or unix:/run/chat.sock")
+    parser.add_argument("--trust-new", action="store_true",
+                        help="accept a certificate seen for the first time without asking "
+                             "(for scripts; it is then recorded in known_hosts)")
     parser.add_argument("--raw", action="store_true",
                         help="print the server's lines exactly as they arrive")
     parser.add_argument("--timeout", default="10", metavar="SECONDS",
@@ -118,10 +123,13 @@ def parseArguments(argv: list[str]) -> dict:
     return options
 
 
-def makeEndpoint(reactor, options: dict) -> tuple[IStreamClientEndpoint, tls.PinnedCertificate | None]:
+def makeEndpoint(reactor, options: dict, creator=None) -> tuple[IStreamClientEndpoint, tls.PinnedCertificate | None]:
     """
     The endpoint the options describe, and the pinning check if there is
     one, so a refused certificate can be explained afterwards.
+
+    @param creator: how to verify TLS, when it was decided already (trust
+        on first use).
     """
     if options["endpoint"]:
         return clientFromString(reactor, options["endpoint"]), None
@@ -129,11 +137,12 @@ def makeEndpoint(reactor, options: dict) -> tuple[IStreamClientEndpoint, tls.Pin
     endpoint = HostnameEndpoint(reactor, host, options["port"], timeout=options["timeout"])
     if not options["tls"]:
         return endpoint, None
-    if options["fingerprint"]:
-        pinned = tls.PinnedCertificate(options["fingerprint"], host)
-        return wrapClientTLS(pinned, endpoint), pinned
-    creator = optionsForClientTLS(host, trustRoot=options["ca"])
-    return wrapClientTLS(creator, endpoint), None
+    if creator is None and options["fingerprint"]:
+        creator = tls.PinnedCertificate(options["fingerprint"], host)
+    if creator is None:
+        creator = optionsForClientTLS(host, trustRoot=options["ca"])
+    pinned = creator if isinstance(creator, tls.PinnedCertificate) else None
+    return wrapClientTLS(creator, endpoint), pinned
 
 
 def explain(
@@ -141,6 +150,7 @@ def explain(
     where: str,
     pinned: tls.PinnedCertificate | None = None,
     heardFrom: bool = True,
+    known: KnownHost | None = None,
 ) -> str:
     """
     One line telling the user what went wrong and what to try.
@@ -148,9 +158,18 @@ def explain(
     @param heardFrom: whether the server sent anything before the failure;
         a server that hangs up without a word on a plaintext connection is
         most often a TLS port.
+    @param known: the known_hosts entry the pin came from, if it did.
     """
     message = failure.getErrorMessage()
     if failure.check(SSL.Error):
+        if known is not None and pinned is not None and pinned.seen is not None:
+            return (
+                f"WARNING: THE CERTIFICATE OF {where} HAS CHANGED: it is now {pinned.seen}, "
+                f"not the one recorded in {known.path} line {known.line}. Someone may be "
+                "intercepting the connection, or the server made a new certificate. Ask its "
+                f"owner; if the new one is right, remove line {known.line} of {known.path} "
+                "and connect again"
+            )
         if pinned is not None and pinned.seen is not None:
             expected = tls.formatFingerprint(pinned.digest)
             return (
@@ -243,6 +262,7 @@ class Client:
         self._inputEnded = False
         self._timer = None
         self._pinned = None
+        self._known: KnownHost | None = None
         self._heardFrom = False
         self.done: Deferred[int] = Deferred()
 
@@ -250,7 +270,19 @@ class Client:
         """
         Connect, chat, and return the exit status.
         """
-        endpoint, self._pinned = makeEndpoint(self._reactor, self._options)
+        creator = None
+        if self._options["tls"] and not (self._options["ca"] or self._options["fingerprint"]):
+            try:
+                creator, self._known = await trustCreator(
+                    self._reactor, self._options["host"], self._options["port"],
+                    self._options["timeout"], KnownHosts(), self._accept)
+            except TrustRefused as e:
+                self._error(str(e))
+                return 1
+            except Exception:
+                self._error(explain(Failure(), self._where))
+                return 1
+        endpoint, self._pinned = makeEndpoint(self._reactor, self._options, creator)
         factory = Factory.forProtocol(lambda: ChatClientProtocol(self.serverLine, self.serverLost))
         try:
             self._protocol = await endpoint.connect(factory)
@@ -305,7 +337,26 @@ class Client:
     def serverLost(self, reason: Failure) -> None:
         if self.done.called:
             return
-        self.finish(1, explain(reason, self._where, self._pinned, self._heardFrom))
+        self.finish(1, explain(reason, self._where, self._pinned, self._heardFrom, self._known))
+
+    def _accept(self, fingerprint: str) -> bool:
+        """
+        Whether to trust a certificate seen for the first time: the user
+        says so on a terminal; a script must have said --trust-new.
+        """
+        if self._options["trust_new"]:
+            self._status(f"trusting the new certificate {fingerprint} of {self._where}")
+            return True
+        if not self._interactive:
+            return False
+        sys.stderr.write(
+            f"The certificate of {self._where} is not signed by a CA you trust.\n"
+            f"Its fingerprint is {fingerprint}\n"
+            "Check it with the server's owner. Trust it and remember it? [y/N] "
+        )
+        sys.stderr.flush()
+        # Nothing else is going on yet: a blocking read is the simplest prompt.
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
 
     def _gaveUp(self) -> None:
         self._timer = None
