@@ -3,6 +3,7 @@ Tests for L{globalchat.server}: framing, decoding and logging of one
 connection, over L{StringTransport}.
 """
 
+from hypothesis import given, settings, strategies as st
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.internet.error import ConnectionDone
@@ -261,3 +262,33 @@ class ProbeRequestTests(SynchronousTestCase):
         protocol, transport = self.connect(Probes())
         protocol.dataReceived(b"John\n/probe 1\n")
         self.assertFalse(transport.disconnecting)
+
+
+class FuzzTests(SynchronousTestCase):
+    """
+    Random bytes into the line and command parser.
+    """
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.binary(max_size=64) | st.sampled_from(
+        [b"\n", b"\r\n", b"/join x\n", b"/nick \xff\n", b"/msg a b\n", b"/part\n", b"/quit\n",
+         b"//\n", b"/\n", b"/who #\n", b"/topic \x1b\n"]), max_size=40))
+    def test_neverRaises(self, chunks):
+        """
+        Whatever bytes arrive, in whatever pieces, nothing raises out of
+        the protocol, and every line it writes is a whole CRLF line.
+        """
+        hub = Hub()
+        protocols = []
+        for peer in range(2):
+            protocol = ChatFactory(hub, maxLineLength=32).buildProtocol(None)
+            transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.7", peer))
+            protocol.makeConnection(transport)
+            protocols.append((protocol, transport))
+        protocols[1][0].dataReceived(b"Watcher\n")
+        for i, chunk in enumerate(chunks):
+            protocols[0][0].dataReceived(chunk)
+        for protocol, transport in protocols:
+            self.assertTrue(transport.value() == b"" or transport.value().endswith(b"\r\n"))
+            protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(hub.sessions, {})
