@@ -159,11 +159,10 @@ class ChatProtocol(LineReceiver):
             self.send(wire.error(
                 f"too many lines, slow down (at most {limits.rate:g} a second); lines dropped"))
         if len(self._drops) > limits.floodLimit:
-            banned = self.factory.gatekeeper.strike(self._host)
-            self.log.warn("{peer} cut off for flooding{banned}", peer=self.peer, security="flood",
-                          banned=" and banned" if banned else "")
+            self.log.warn("{peer} cut off for flooding", peer=self.peer, security="flood")
             self.send(wire.error("flooding: disconnected"))
             self.close()
+            self.factory.strike(self)
 
     def checkTimeouts(self, now: float) -> None:
         """
@@ -296,6 +295,17 @@ class ChatFactory(ServerFactory):
     def stopFactory(self) -> None:
         if self._sweep.running:
             self._sweep.stop()
+
+    def strike(self, protocol: ChatProtocol) -> None:
+        """
+        Count abuse (a flood, a wrong password) against C{protocol}'s
+        address; the strike that bans it also ends this connection.
+        """
+        if self.gatekeeper.strike(protocol._host):
+            self.log.warn("banned {host} for {time:g} s after repeated abuse",
+                          host=protocol._host, time=self.limits.banTime, security="banned")
+            protocol.send(wire.error("banned for repeated abuse"))
+            protocol.close()
 
     def _checkTimeouts(self) -> None:
         now = self.clock.seconds()

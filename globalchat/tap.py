@@ -24,6 +24,7 @@ from twisted.logger import (
 from twisted.python import usage
 
 from globalchat import tls
+from globalchat.auth import PasswordChecker, loadPasswordFile
 from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
 from globalchat.chat.hub import Hub, checkText
@@ -183,6 +184,8 @@ class Options(usage.Options):
                                      "(default: never)."],
         ["max-send-buffer", None, str(1024 * 1024), "Bytes kept for a client that stopped "
                                                     "reading before it is dropped."],
+        ["password-file", None, None, "Ask every client for the password whose hash this "
+                                      "file holds (write it with globalchat-passwd)."],
         ["log-json", None, None, "Also write security events (refused, banned, flood, slow "
                                  "reader, ...) to this file as JSON lines."],
         ["ban-time", None, "3600", "Seconds an address is refused after repeated abuse."],
@@ -249,6 +252,11 @@ class Options(usage.Options):
             checkRoom(self["default-room"])
         except ChatError as e:
             raise StartupError(f"--default-room: {e}") from None
+        if self["password-file"] is not None:
+            try:
+                self["password-file"] = loadPasswordFile(Path(self["password-file"]))
+            except ValueError as e:
+                raise StartupError(f"--password-file: {e}") from None
         motd, self["motd"] = self["motd"], []
         if motd is not None:
             try:
@@ -358,11 +366,14 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     """
     if reactor is None:
         from twisted.internet import reactor
+    stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
-              motd=config["motd"])
+              motd=config["motd"],
+              authenticate=PasswordChecker(stored).check if stored is not None else None)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes,
                           limits=config["limits"], clock=reactor)
+    hub.authFailed = factory.strike
     top = MultiService()
     if config["log-json"] is not None:
         path = Path(config["log-json"])

@@ -115,7 +115,8 @@ class Server:
 
 
 def client(*args: str, input: bytes = b"", timeout: float = 20,
-           prefix: list[str] = (), config: Path | None = None) -> subprocess.CompletedProcess:
+           prefix: list[str] = (), config: Path | None = None,
+           extraEnv: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """
     Run C{globalchat-client} with C{input} piped in.
 
@@ -124,6 +125,7 @@ def client(*args: str, input: bytes = b"", timeout: float = 20,
     """
     env = environment()
     env["XDG_CONFIG_HOME"] = str(config or Path(tempfile.mkdtemp(prefix="gc-config-")))
+    env.update(extraEnv or {})
     return subprocess.run(
         [*prefix, *command("globalchat-client", "globalchat.client"), *args],
         input=input, capture_output=True, env=env, timeout=timeout,

@@ -330,3 +330,60 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(self.users.lines("Cy"), ["MSG #lobby <Ann> still here"])
         # Its own JOIN already failed, and now this line.
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 2)
+
+
+class PasswordTests(SynchronousTestCase):
+    """
+    Logging in on a server with a password.
+    """
+
+    def setUp(self):
+        self.failed = []
+        self.checks = []
+        self.hub = Hub(authenticate=self.check, authFailed=self.failed.append)
+        self.events = []
+        from twisted.logger import globalLogPublisher
+
+        globalLogPublisher.addObserver(self.events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def check(self, password):
+        from twisted.internet.defer import Deferred
+
+        d = Deferred()
+        self.checks.append((password, d))
+        return d
+
+    def test_rightPassword(self):
+        """
+        After the name the server asks for the password, and greets only
+        once it is right; lines sent meanwhile are handled after, in order.
+        """
+        john = Recorder()
+        session = self.hub.connect(john)
+        session.lineReceived("John")
+        self.assertEqual(john.lines(), ["AUTH John"])
+        session.lineReceived("s3cret")
+        session.lineReceived("hello")
+        self.assertEqual(john.lines(), [])
+        self.checks[0][1].callback(True)
+        self.assertEqual(john.lines(), [GREETING.format("John"), "JOIN #lobby John",
+                                        "MSG #lobby <John> hello"])
+        self.assertEqual(self.checks[0][0], "s3cret")
+
+    def test_wrongPassword(self):
+        """
+        A wrong password is an error, is reported for bans, is never
+        logged, and the next line is the name again.
+        """
+        john = Recorder()
+        session = self.hub.connect(john)
+        session.lineReceived("John")
+        session.lineReceived("guess")
+        self.checks[0][1].callback(False)
+        self.assertEqual(john.lines(), ["AUTH John", "ERROR wrong password; give your name again"])
+        self.assertEqual(self.failed, [john])
+        self.assertFalse(any("guess" in repr(e) for e in self.events))
+        session.lineReceived("John")
+        self.assertEqual(john.lines(), ["AUTH John"])
+        self.assertEqual(self.hub.names, [])

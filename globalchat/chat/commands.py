@@ -53,7 +53,10 @@ class Commands:
         @raise ChatError: when the line is refused.
         """
         if session.name is None:
-            self._hub.login(session, text)
+            if session.pendingName is not None:
+                self._hub.checkPassword(session, text)
+            else:
+                self._hub.login(session, text)
             return
         if text.startswith("//"):
             self._hub.say(session, text[1:])

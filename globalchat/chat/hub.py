@@ -14,8 +14,9 @@ case-insensitively, nobody gets a room's lines without being in it).
 from __future__ import annotations
 
 import unicodedata
-from typing import Iterable
+from typing import Callable, Iterable
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import Attribute, Interface
 
@@ -84,9 +85,12 @@ class Session:
     @ivar rooms: the rooms it is in, by name key, in order of joining.
     @ivar current: the room its plain lines go to.
     @ivar gone: whether it has quit.
+    @ivar pendingName: the name waiting for its password.
+    @ivar waiting: lines received while the password is checked.
     """
 
-    __slots__ = ("_hub", "participant", "name", "rooms", "current", "gone")
+    __slots__ = ("_hub", "participant", "name", "rooms", "current", "gone", "pendingName",
+                 "waiting")
 
     def __init__(self, hub: Hub, participant: IParticipant) -> None:
         self._hub = hub
@@ -95,6 +99,8 @@ class Session:
         self.rooms: dict[str, Room] = {}
         self.current: Room | None = None
         self.gone = False
+        self.pendingName: str | None = None
+        self.waiting: list[str] | None = None
 
     def lineReceived(self, text: str) -> None:
         """
@@ -104,6 +110,10 @@ class Session:
         text = text.strip()
         if not text or self.gone:
             # Lines that follow /quit in the same read are not acted on.
+            return
+        if self.waiting is not None:
+            # The password is being checked: keep what follows, in order.
+            self.waiting.append(text)
             return
         try:
             checkText(text)
@@ -130,9 +140,18 @@ class Hub:
     log = Logger()
 
     def __init__(self, greeting: str = wire.DEFAULT_GREETING, defaultRoom: str = "lobby",
-                 motd: Iterable[str] = ()) -> None:
+                 motd: Iterable[str] = (),
+                 authenticate: Callable[[str], Deferred[bool]] | None = None,
+                 authFailed: Callable[[IParticipant], None] | None = None) -> None:
+        """
+        @param authenticate: checks a password (C{--password-file}); with
+            it, a name is only accepted after the right password.
+        @param authFailed: told of each wrong password, for bans.
+        """
         from globalchat.chat.commands import Commands
 
+        self.authenticate = authenticate
+        self.authFailed = authFailed
         self.greeting = greeting
         self.defaultRoom = names.checkRoom(defaultRoom)
         self.motd = list(motd)
@@ -167,9 +186,51 @@ class Hub:
 
     def login(self, session: Session, name: str) -> None:
         """
-        Accept C{name} for C{session}: greeting, MOTD, default room.
+        Accept C{name} for C{session}, or ask for the password first.
         """
         self._checkFree(name)
+        if self.authenticate is not None:
+            session.pendingName = name
+            session.participant.send(wire.auth(name))
+            return
+        self._welcome(session, name)
+
+    def checkPassword(self, session: Session, password: str) -> None:
+        """
+        Check the password given for C{session}'s pending name; the lines
+        that arrive meanwhile are handled once it is known.
+        """
+        name, session.pendingName = session.pendingName, None
+        session.waiting = []
+
+        def checked(right: bool) -> None:
+            if session.gone:
+                return
+            if right:
+                try:
+                    self._checkFree(name)
+                    self._welcome(session, name)
+                except ChatError as e:
+                    session.participant.send(wire.error(str(e)))
+            else:
+                self.log.warn("{peer} gave a wrong password for {name}",
+                              peer=session.participant.peer, name=name, security="auth-failed")
+                session.participant.send(wire.error("wrong password; give your name again"))
+                if self.authFailed is not None:
+                    self.authFailed(session.participant)
+
+        def release(result: object) -> object:
+            queued, session.waiting = session.waiting, None
+            for line in queued:
+                session.lineReceived(line)
+            return result
+
+        d = self.authenticate(password)
+        d.addCallback(checked)
+        d.addErrback(lambda f: self.log.failure("checking a password failed", f))
+        d.addBoth(release)
+
+    def _welcome(self, session: Session, name: str) -> None:
         session.name = name
         self.sessions[names.key(name)] = session
         self.log.info("{peer} logged in as {name}", peer=session.participant.peer, name=name)

@@ -13,7 +13,7 @@ IRC's and SMTP's influence on it, is explained in docs/protocol.md):
     NICK old new                 TOPIC #room name text
     ROOM #room count [topic]     WHO #room name...
     INFO text                    OK /command
-    ERROR text
+    AUTH name                    ERROR text
 
 A line may later be prefixed with C{@key=value;...} tags (message ids);
 readers skip a leading word that starts with C{@}.
@@ -33,7 +33,7 @@ DEFAULT_GREETING = "Hello Good morning !!!! ::: {name}"
 #: The first words of server lines after the greeting.
 TYPES = frozenset(
     {"MSG", "ACT", "PRIV", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "ROOM", "WHO",
-     "INFO", "OK", "ERROR"}
+     "INFO", "OK", "ERROR", "AUTH"}
 )
 
 
@@ -94,6 +94,14 @@ def roomInfo(room: str, members: int, topicText: str) -> bytes:
 
 def who(room: str, names: list[str]) -> bytes:
     return line(f"WHO #{room} {' '.join(names)}")
+
+
+def auth(name: str) -> bytes:
+    """
+    The server wants the password (C{--password-file}) before accepting
+    C{name}; the client's next line is taken as the password.
+    """
+    return line(f"AUTH {name}")
 
 
 def info(text: str) -> bytes:

@@ -11,6 +11,8 @@ prints the greeting and returns.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 from pathlib import Path
 
@@ -69,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-e", "--endpoint",
                         help="connect to any Twisted client endpoint instead of HOST PORT, "
                              "e.g. tls:chat.example.org:12345 or unix:/run/chat.sock")
+    parser.add_argument("--password-file", metavar="FILE",
+                        help="read the server's password from the first line of FILE "
+                             "(or set GLOBALCHAT_PASSWORD; on a terminal it is asked for)")
     parser.add_argument("--trust-new", action="store_true",
                         help="accept a certificate seen for the first time without asking "
                              "(for scripts; it is then recorded in known_hosts)")
@@ -263,6 +268,7 @@ class Client:
         self._timer = None
         self._pinned = None
         self._known: KnownHost | None = None
+        self._held: list[bytes] = []
         self._heardFrom = False
         self.done: Deferred[int] = Deferred()
 
@@ -303,8 +309,15 @@ class Client:
         return code
 
     def inputLine(self, line: bytes) -> None:
-        if self._protocol is not None and not self.done.called:
-            self._protocol.sendChatLine(line)
+        if self._protocol is None or self.done.called:
+            return
+        self._held.append(line)
+        self._release()
+
+    def _release(self) -> None:
+        # Lines wait while a name or password is being answered.
+        while self._held and not self._protocol.replies.loggingIn:
+            self._protocol.sendChatLine(self._held.pop(0))
 
     def inputEnded(self) -> None:
         self._inputEnded = True
@@ -324,6 +337,14 @@ class Client:
                           stamp=self._reactor.seconds() if self._interactive else None)
         if text is not None:
             self._write(text)
+        if self._protocol.replies.passwordWanted:
+            password = self._password()
+            if password is None:
+                self.finish(1, f"{self._where} asks for a password: set GLOBALCHAT_PASSWORD "
+                               "or use --password-file")
+                return
+            self._protocol.sendPassword(password)
+        self._release()
         if self._timer is not None:
             self._timer.reset(self._options["timeout"])
         self._checkDone()
@@ -338,6 +359,24 @@ class Client:
         if self.done.called:
             return
         self.finish(1, explain(reason, self._where, self._pinned, self._heardFrom, self._known))
+
+    def _password(self) -> str | None:
+        """
+        The password, from --password-file, GLOBALCHAT_PASSWORD or, on a
+        terminal, a prompt without echo; never from the command line.
+        """
+        if self._options["password_file"]:
+            try:
+                with open(self._options["password_file"], encoding="utf-8") as f:
+                    return f.readline().rstrip("\r\n")
+            except OSError as e:
+                self._error(f"cannot read --password-file: {e.strerror}")
+                return None
+        if os.environ.get("GLOBALCHAT_PASSWORD"):
+            return os.environ["GLOBALCHAT_PASSWORD"]
+        if self._interactive:
+            return getpass.getpass(f"Password for {self._where}: ")
+        return None
 
     def _accept(self, fingerprint: str) -> bool:
         """
@@ -364,7 +403,8 @@ class Client:
                        f"within {self._options['timeout']:g} s")
 
     def _checkDone(self) -> None:
-        if self._inputEnded and not self._interactive and not self._protocol.replies:
+        if (self._inputEnded and not self._interactive and not self._held
+                and not self._protocol.replies):
             self.finish(1 if self._protocol.replies.errors else 0)
 
     def finish(self, code: int, message: str | None = None) -> None:

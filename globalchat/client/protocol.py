@@ -20,6 +20,10 @@ from twisted.python.failure import Failure
 
 ERROR_PREFIX = "ERROR "
 
+#: Stands for the password among the lines awaiting an answer, so that
+#: the password itself is not kept.
+_PASSWORD = "\0password"
+
 
 def isBlank(line: bytes) -> bool:
     """
@@ -64,6 +68,24 @@ class PendingReplies:
         self._pending: deque[str] = deque()
         self.name: str | None = None
         self.errors = 0
+        self._candidate: str | None = None
+        self.passwordWanted = False
+
+    @property
+    def loggingIn(self) -> bool:
+        """
+        Whether a name (or its password) is waiting for the server: lines
+        typed meanwhile must wait, or the server would take one of them as
+        the password or the next name.
+        """
+        return self.name is None and (bool(self._pending) or self.passwordWanted)
+
+    def sentPassword(self) -> None:
+        """
+        Record that the password was sent.
+        """
+        self.passwordWanted = False
+        self._pending.append(_PASSWORD)
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -86,9 +108,11 @@ class PendingReplies:
         head = self._pending[0]
         if text.startswith(ERROR_PREFIX):
             self.errors += 1
+        elif self.name is None and text.split(" ")[0] == "AUTH" and head != _PASSWORD:
+            self._candidate, self.passwordWanted = head, True
         elif self.name is None:
             # Before login the only other answer is the greeting.
-            self.name = head
+            self.name = self._candidate if head == _PASSWORD else head
         elif not answers(head, text, self.name):
             return
         self._pending.popleft()
@@ -118,6 +142,13 @@ class ChatClientProtocol(LineReceiver):
         text = line.decode("utf-8", "replace")
         self.replies.received(text)
         self._onLine(text)
+
+    def sendPassword(self, password: str) -> None:
+        """
+        Answer the server's AUTH with the password.
+        """
+        self.replies.sentPassword()
+        self.sendLine(password.encode("utf-8"))
 
     def sendChatLine(self, line: bytes) -> bool:
         """

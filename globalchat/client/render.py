@@ -67,6 +67,8 @@ def render(line: str, colour: bool = False, stamp: float | None = None) -> str |
         text = f"{room(words[1])} ({words[2]})" + (f" {topic}" if topic else "")
     elif kind == "WHO" and len(words) >= 2:
         text = f"{room(words[1])}: {', '.join(who(n) for n in words[2:] if n)}"
+    elif kind == "AUTH" and len(words) == 2:
+        text = f"{words[1]} needs the server's password"
     elif kind == "INFO":
         text = line[5:]
     elif kind == "ERROR":
