@@ -24,6 +24,7 @@ from globalchat.chat import wire
 from globalchat.chat.hub import Hub, IParticipant, Session
 from globalchat.expose.probe import ProbeHelper
 from globalchat.policy import Gatekeeper, Limits, TokenBucket
+from globalchat.tls import commonName
 
 DEFAULT_MAX_LINE_LENGTH = 4096
 
@@ -100,6 +101,13 @@ class ChatProtocol(LineReceiver):
         than L{MAX_LENGTH} bytes without losing the ones around it.
         """
         if self._session is None:
+            return
+        if self._firstLine and not self._pending and data[:2] == b"\x16\x03":
+            # A TLS ClientHello: the client expected a TLS port.
+            self.log.warn("{peer} tried TLS on a plaintext port", peer=self.peer,
+                          security="tls-failure")
+            self.send(wire.error("this port is not TLS: connect without --tls"))
+            self.close()
             return
         if self._discarding:
             # Still inside a line already reported as too long.
@@ -194,6 +202,18 @@ class ChatProtocol(LineReceiver):
 
         answering.addCallback(answered)
 
+    @property
+    def certifiedName(self) -> str | None:
+        """
+        The common name of the client's certificate, on a server that
+        requires one (C{--client-ca}).
+        """
+        if not self.factory.certifiedNames:
+            return None
+        getPeerCertificate = getattr(self.transport, "getPeerCertificate", None)
+        certificate = getPeerCertificate() if getPeerCertificate is not None else None
+        return commonName(certificate) if certificate is not None else None
+
     def send(self, data: bytes) -> None:
         """
         Write finished wire bytes to the client, unless it has stopped
@@ -286,6 +306,8 @@ class ChatFactory(ServerFactory):
         self.clock = clock
         self.gatekeeper = Gatekeeper(clock, self.limits)
         self.connections: set[ChatProtocol] = set()
+        #: Whether client certificates name the users (--client-ca).
+        self.certifiedNames = False
         self._sweep = LoopingCall(self._checkTimeouts)
         self._sweep.clock = clock
 

@@ -184,6 +184,9 @@ class Options(usage.Options):
                                      "(default: never)."],
         ["max-send-buffer", None, str(1024 * 1024), "Bytes kept for a client that stopped "
                                                     "reading before it is dropped."],
+        ["client-ca", None, None, "Require on every ssl: port a client certificate signed by "
+                                  "this CA (PEM); its common name is the user's name "
+                                  "(make one with globalchat-cert)."],
         ["password-file", None, None, "Ask every client for the password whose hash this "
                                       "file holds (write it with globalchat-passwd)."],
         ["log-json", None, None, "Also write security events (refused, banned, flood, slow "
@@ -252,6 +255,13 @@ class Options(usage.Options):
             checkRoom(self["default-room"])
         except ChatError as e:
             raise StartupError(f"--default-room: {e}") from None
+        if self["client-ca"] is not None:
+            try:
+                authority = Path(self["client-ca"]).read_bytes()
+                tls.fingerprint(authority)
+            except (OSError, ValueError) as e:
+                raise StartupError(f"cannot read --client-ca {self['client-ca']}: {e}") from None
+            self["client-ca"] = authority
         if self["password-file"] is not None:
             try:
                 self["password-file"] = loadPasswordFile(Path(self["password-file"]))
@@ -398,6 +408,9 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
             endpoint = serverFromString(reactor, prepared)
         except Exception as e:
             raise StartupError(f"bad --port {description!r}: {e}") from None
+        if config["client-ca"] is not None and fingerprint is not None:
+            tls.requireClientCertificates(endpoint, config["client-ca"])
+            factory.certifiedNames = True
         listener = ListeningService(endpoint, factory, description)
         listener.setServiceParent(top)
         if mapper is not None:

@@ -22,9 +22,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL, crypto
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.ssl import CertificateOptions
 from zope.interface import implementer
 
 CERTIFICATE_FILE = "server.crt"
@@ -81,34 +82,56 @@ def _writePrivate(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def createSelfSigned(
-    certificatePath: Path, keyPath: Path, hostnames: list[str]
+def issueCertificate(
+    certificatePath: Path,
+    keyPath: Path,
+    commonName: str,
+    hostnames: list[str] = (),
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
+    authority: bool = False,
+    client: bool = False,
 ) -> None:
     """
-    Write a new EC P-256 key (mode 0600) and a self-signed certificate
-    naming C{hostnames} as DNS subject alternative names.
+    Write a new EC P-256 key (mode 0600, never over an existing file) and
+    a certificate for it.
+
+    @param hostnames: DNS names or IP addresses it is valid for (a server).
+    @param issuer: the CA certificate and key that sign it; self-signed
+        without one.
+    @param authority: make a CA certificate, able to sign others.
+    @param client: a client certificate (TLS client authentication), whose
+        common name is the user's name.
     """
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0])])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, commonName)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    alternatives: list[x509.GeneralName] = []
-    for host in hostnames:
-        try:
-            alternatives.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            alternatives.append(x509.DNSName(host))
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer[0].subject if issuer else name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + VALIDITY)
-        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=authority, path_length=None), critical=True)
     )
+    if hostnames:
+        alternatives: list[x509.GeneralName] = []
+        for host in hostnames:
+            try:
+                alternatives.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                alternatives.append(x509.DNSName(host))
+        builder = builder.add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
+    if authority:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+    else:
+        usage = ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
     _writePrivate(
         keyPath,
         key.private_bytes(
@@ -118,6 +141,42 @@ def createSelfSigned(
         ),
     )
     certificatePath.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def createSelfSigned(certificatePath: Path, keyPath: Path, hostnames: list[str]) -> None:
+    """
+    Write a new key and a self-signed server certificate naming
+    C{hostnames}.
+    """
+    issueCertificate(certificatePath, keyPath, hostnames[0], hostnames)
+
+
+def requireClientCertificates(endpoint, authority: bytes) -> None:
+    """
+    Make a parsed C{ssl:} server endpoint demand a client certificate
+    signed by the CA certificate C{authority} (PEM).
+
+    Twisted's C{ssl:} strings have no option for it, so the endpoint's
+    context factory is replaced by one with the same key and certificate
+    that also verifies clients.
+    """
+    old = endpoint._sslContextFactory
+    endpoint._sslContextFactory = CertificateOptions(
+        privateKey=old.privateKey,
+        certificate=old.certificate,
+        extraCertChain=old.extraCertChain,
+        verify=True,
+        caCerts=[crypto.load_certificate(crypto.FILETYPE_PEM, authority)],
+        requireCertificate=True,
+    )
+
+
+def commonName(certificate: crypto.X509) -> str | None:
+    """
+    The common name of a (client) certificate, if it has one.
+    """
+    names = certificate.to_cryptography().subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None
 
 
 def defaultHostnames() -> list[str]:
@@ -211,13 +270,20 @@ class PinnedCertificate:
         mismatch can be reported.
     """
 
-    def __init__(self, digest: bytes | None, hostname: str) -> None:
+    def __init__(self, digest: bytes | None, hostname: str, clientCertificate=None) -> None:
+        """
+        @param clientCertificate: a L{twisted.internet.ssl.PrivateCertificate}
+            to show a server that requires one, or C{None}.
+        """
         self.digest = digest
         self._hostname = hostname
         self.seen: str | None = None
         self._context = SSL.Context(SSL.TLS_METHOD)
         self._context.set_min_proto_version(SSL.TLS1_2_VERSION)
         self._context.set_verify(SSL.VERIFY_PEER, self._verify)
+        if clientCertificate is not None:
+            self._context.use_certificate(clientCertificate.original)
+            self._context.use_privatekey(clientCertificate.privateKey.original)
 
     def _verify(
         self, connection: SSL.Connection, cert: crypto.X509, errno: int, depth: int, ok: int

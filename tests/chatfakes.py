@@ -13,8 +13,9 @@ class Recorder:
     A participant that keeps what it is sent.
     """
 
-    def __init__(self, peer="127.0.0.1:1"):
+    def __init__(self, peer="127.0.0.1:1", certifiedName=None):
         self.peer = peer
+        self.certifiedName = certifiedName
         self.data = []
         self.closed = False
 

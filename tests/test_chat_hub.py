@@ -387,3 +387,24 @@ class PasswordTests(SynchronousTestCase):
         session.lineReceived("John")
         self.assertEqual(john.lines(), ["AUTH John"])
         self.assertEqual(self.hub.names, [])
+
+
+class CertifiedNameTests(SynchronousTestCase):
+    """
+    On a server with --client-ca, the certificate names the user.
+    """
+
+    def test_certificateNameWins(self):
+        """
+        Whatever name is typed, the certificate's is used, and the client
+        is told with a NICK line; it cannot be changed.
+        """
+        hub = Hub()
+        alice = Recorder(certifiedName="alice")
+        session = hub.connect(alice)
+        session.lineReceived("Mallory")
+        self.assertEqual(alice.lines(), [GREETING.format("alice"), "NICK Mallory alice",
+                                         "JOIN #lobby alice"])
+        session.lineReceived("/nick bob")
+        self.assertEqual(alice.lines(), ["ERROR your name comes from your certificate and cannot change"])
+        self.assertEqual(hub.names, ["alice"])

@@ -6,12 +6,13 @@ sockets, on 127.0.0.1.
 import os
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.processes import RawClient, Server, client, twistd
+from tests.processes import RawClient, Server, client, command, environment, twistd
 
 GREETING = "Hello Good morning !!!! ::: John"
 
@@ -90,6 +91,7 @@ class PlainTests(SynchronousTestCase):
         self.assertEqual(result.stdout, b"")
         self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
         self.assertIn(b"does not speak TLS", result.stderr)
+        self.server.waitFor(re.compile(rb"tried TLS on a plaintext port"))
 
     def test_halfOpenConnectionLogged(self):
         """
@@ -291,3 +293,45 @@ class DaemonTests(SynchronousTestCase):
                 return
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
+
+
+class ClientCertificateTests(SynchronousTestCase):
+    """
+    --client-ca with a CA made by globalchat-cert.
+    """
+
+    def setUp(self):
+        self.pki = Path(self.mktemp()).resolve()
+        for args in (["ca"], ["server", "localhost", "127.0.0.1"], ["client", "alice"]):
+            made = subprocess.run([*command("globalchat-cert", "globalchat.certs"), args[0],
+                                   str(self.pki), *args[1:]],
+                                  capture_output=True, env=environment(), timeout=30)
+            self.assertEqual(made.returncode, 0, made.stderr)
+        self.server = Server(
+            self, "--port",
+            f"ssl:0:interface=127.0.0.1:privateKey={self.pki}/server.key:certKey={self.pki}/server.crt",
+            "--client-ca", str(self.pki / "ca.crt"))
+        self.port = str(self.server.ports[0])
+
+    def test_certificateNamesTheUser(self):
+        """
+        A client with a certificate from the CA chats under the
+        certificate's name, whatever it typed.
+        """
+        result = client("localhost", self.port, "--ca", str(self.pki / "ca.crt"),
+                        "--cert", str(self.pki / "alice.crt"), "--key", str(self.pki / "alice.key"),
+                        "--raw", input=b"Mallory\nhi\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout.decode().splitlines(), [
+            "Hello Good morning !!!! ::: alice", "NICK Mallory alice", "JOIN #lobby alice",
+            "MSG #lobby <alice> hi"])
+
+    def test_noCertificate(self):
+        """
+        Without a client certificate the connection is refused, with a
+        clear line on both sides.
+        """
+        result = client("localhost", self.port, "--ca", str(self.pki / "ca.crt"), input=b"John\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"requires a client certificate", result.stderr)
+        self.server.waitFor(re.compile(rb"failed the TLS handshake"))

@@ -32,6 +32,9 @@ class IParticipant(Interface):
     """
 
     peer = Attribute("A printable address of the client, for logs.")
+    certifiedName = Attribute(
+        "The name its TLS client certificate proves (--client-ca), which it "
+        "must chat under, or None.")
 
     def send(data: bytes) -> None:
         """
@@ -186,14 +189,16 @@ class Hub:
 
     def login(self, session: Session, name: str) -> None:
         """
-        Accept C{name} for C{session}, or ask for the password first.
+        Accept C{name} for C{session}, or ask for the password first.  A
+        client certificate's name replaces whatever name was typed.
         """
+        typed, name = name, session.participant.certifiedName or name
         self._checkFree(name)
         if self.authenticate is not None:
             session.pendingName = name
             session.participant.send(wire.auth(name))
             return
-        self._welcome(session, name)
+        self._welcome(session, name, typed)
 
     def checkPassword(self, session: Session, password: str) -> None:
         """
@@ -230,11 +235,14 @@ class Hub:
         d.addErrback(lambda f: self.log.failure("checking a password failed", f))
         d.addBoth(release)
 
-    def _welcome(self, session: Session, name: str) -> None:
+    def _welcome(self, session: Session, name: str, typed: str | None = None) -> None:
         session.name = name
         self.sessions[names.key(name)] = session
         self.log.info("{peer} logged in as {name}", peer=session.participant.peer, name=name)
         session.participant.send(wire.greeting(self.greeting, name))
+        if typed is not None and typed != name:
+            # The certificate's name won: tell the client which it has.
+            session.participant.send(wire.renamed(typed, name))
         for text in self.motd:
             session.participant.send(wire.info(text))
         self.join(session, self.defaultRoom)
@@ -318,6 +326,8 @@ class Hub:
         """
         Change C{session}'s name, telling everybody who can see it.
         """
+        if session.participant.certifiedName:
+            raise ChatError("your name comes from your certificate and cannot change")
         self._checkFree(new, session)
         old = session.name
         self.sessions = _rekey(self.sessions, names.key(old), names.key(new))

@@ -26,7 +26,7 @@ from twisted.internet.endpoints import (
 )
 from twisted.internet.interfaces import IHalfCloseableProtocol, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-e", "--endpoint",
                         help="connect to any Twisted client endpoint instead of HOST PORT, "
                              "e.g. tls:chat.example.org:12345 or unix:/run/chat.sock")
+    parser.add_argument("--cert", metavar="FILE",
+                        help="show this client certificate (PEM) to a server that requires "
+                             "one; its name is your chat name (implies --tls)")
+    parser.add_argument("--key", metavar="FILE",
+                        help="the private key of --cert (default: in the same file)")
     parser.add_argument("--password-file", metavar="FILE",
                         help="read the server's password from the first line of FILE "
                              "(or set GLOBALCHAT_PASSWORD; on a terminal it is asked for)")
@@ -96,7 +101,7 @@ def parseArguments(argv: list[str]) -> dict:
     parsed = parser.parse_args(argv)
     options = vars(parsed)
     if options["endpoint"]:
-        if options["host"] or options["tls"] or options["ca"] or options["fingerprint"]:
+        if options["host"] or options["tls"] or options["ca"] or options["fingerprint"] or options["cert"]:
             raise UsageError(
                 "--endpoint describes the whole connection: give it alone, "
                 "without HOST, --tls, --ca or --fingerprint"
@@ -123,7 +128,14 @@ def parseArguments(argv: list[str]) -> dict:
             options["ca"] = Certificate.loadPEM(Path(options["ca"]).read_bytes())
         except (OSError, SSL.Error, ValueError) as e:
             raise UsageError(f"cannot read --ca {options['ca']}: {e}") from None
-    if options["ca"] or options["fingerprint"]:
+    if options["cert"]:
+        try:
+            certificate = Path(options["cert"]).read_bytes()
+            key = Path(options["key"]).read_bytes() if options["key"] else b""
+            options["cert"] = PrivateCertificate.loadPEM(certificate + b"\n" + key)
+        except (OSError, SSL.Error, ValueError) as e:
+            raise UsageError(f"cannot read --cert/--key: {e}") from None
+    if options["ca"] or options["fingerprint"] or options["cert"]:
         options["tls"] = True
     return options
 
@@ -143,9 +155,10 @@ def makeEndpoint(reactor, options: dict, creator=None) -> tuple[IStreamClientEnd
     if not options["tls"]:
         return endpoint, None
     if creator is None and options["fingerprint"]:
-        creator = tls.PinnedCertificate(options["fingerprint"], host)
+        creator = tls.PinnedCertificate(options["fingerprint"], host, options["cert"])
     if creator is None:
-        creator = optionsForClientTLS(host, trustRoot=options["ca"])
+        creator = optionsForClientTLS(host, trustRoot=options["ca"],
+                                      clientCertificate=options["cert"])
     pinned = creator if isinstance(creator, tls.PinnedCertificate) else None
     return wrapClientTLS(creator, endpoint), pinned
 
@@ -185,6 +198,11 @@ def explain(
             )
         if "wrong version number" in message or "record layer failure" in message:
             return f"{where} does not speak TLS on this port: leave out --tls"
+        if "certificate required" in message or "handshake failure" in message:
+            return (
+                f"{where} requires a client certificate it trusts: connect with --cert and "
+                "--key (its owner can make them with globalchat-cert)"
+            )
         if "certificate verify failed" in message:
             return (
                 f"the certificate of {where} is not signed by a trusted CA: for a "
@@ -281,7 +299,8 @@ class Client:
             try:
                 creator, self._known = await trustCreator(
                     self._reactor, self._options["host"], self._options["port"],
-                    self._options["timeout"], KnownHosts(), self._accept)
+                    self._options["timeout"], KnownHosts(), self._accept,
+                    self._options["cert"])
             except TrustRefused as e:
                 self._error(str(e))
                 return 1

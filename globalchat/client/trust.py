@@ -73,7 +73,7 @@ def untrusted(failure: Failure) -> bool:
 
 async def trustCreator(
     reactor, host: str, port: int, timeout: float, knownHosts: KnownHosts,
-    accept: Callable[[str], bool],
+    accept: Callable[[str], bool], clientCertificate=None,
 ) -> tuple[IOpenSSLClientConnectionCreator, KnownHost | None]:
     """
     Decide how to verify C{host:port}.
@@ -82,12 +82,13 @@ async def trustCreator(
         first time; says whether to trust and record it.
     @return: the connection creator, and the known_hosts entry it pins
         (for the error message if the certificate has changed).
+    @param clientCertificate: shown to servers that require one.
     @raise TrustRefused: when a new certificate was not accepted.
     """
     known = knownHosts.lookup(host, port)
     if known is not None:
-        return tls.PinnedCertificate(known.digest, host), known
-    system = optionsForClientTLS(host)
+        return tls.PinnedCertificate(known.digest, host, clientCertificate), known
+    system = optionsForClientTLS(host, clientCertificate=clientCertificate)
     try:
         await handshake(reactor, host, port, system, timeout)
         return system, None
@@ -95,7 +96,7 @@ async def trustCreator(
         failure = Failure()
         if not untrusted(failure):
             failure.raiseException()
-    learner = tls.PinnedCertificate(_NO_CERTIFICATE, host)
+    learner = tls.PinnedCertificate(_NO_CERTIFICATE, host, clientCertificate)
     try:
         await handshake(reactor, host, port, learner, timeout)
     except Exception:
@@ -110,4 +111,4 @@ async def trustCreator(
         )
     digest = tls.parseFingerprint(learner.seen)
     knownHosts.add(host, port, digest)
-    return tls.PinnedCertificate(digest, host), knownHosts.lookup(host, port)
+    return tls.PinnedCertificate(digest, host, clientCertificate), knownHosts.lookup(host, port)
