@@ -44,6 +44,9 @@ from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
 
 DEFAULT_PORT = "tcp:12345"
 
+#: The limits' defaults live in one place, L{Limits}.
+_DEFAULTS = Limits()
+
 log = Logger()
 
 
@@ -175,14 +178,14 @@ class Options(usage.Options):
          "Welcome line sent after the name; {name} is replaced by it."],
         ["default-room", None, "lobby", "The room everybody starts in."],
         ["motd", None, None, "A text file whose lines are shown after the greeting."],
-        ["max-clients", None, "1000", "Most connections at once; more get one error line."],
-        ["max-per-ip", None, "20", "Most connections from one address at once."],
-        ["rate", None, "10/s", "Lines a connection may send on average (10/s, 600/min)."],
-        ["burst", None, "30", "Lines a connection may send at once above the rate."],
-        ["login-timeout", None, "30", "Seconds a connection has to give an acceptable name."],
+        ["max-clients", None, str(_DEFAULTS.maxClients), "Most connections at once; more get one error line."],
+        ["max-per-ip", None, str(_DEFAULTS.maxPerIP), "Most connections from one address at once."],
+        ["rate", None, f"{_DEFAULTS.rate:g}/s", "Lines a connection may send on average (10/s, 600/min)."],
+        ["burst", None, f"{_DEFAULTS.burst:g}", "Lines a connection may send at once above the rate."],
+        ["login-timeout", None, f"{_DEFAULTS.loginTimeout:g}", "Seconds a connection has to give an acceptable name."],
         ["idle-timeout", None, None, "Seconds of silence after which a connection is closed "
                                      "(default: never)."],
-        ["max-send-buffer", None, str(1024 * 1024), "Bytes kept for a client that stopped "
+        ["max-send-buffer", None, str(_DEFAULTS.maxSendBuffer), "Bytes kept for a client that stopped "
                                                     "reading before it is dropped."],
         ["client-ca", None, None, "Require on every ssl: port a client certificate signed by "
                                   "this CA (PEM); its common name is the user's name "
@@ -191,7 +194,7 @@ class Options(usage.Options):
                                       "file holds (write it with globalchat-passwd)."],
         ["log-json", None, None, "Also write security events (refused, banned, flood, slow "
                                  "reader, ...) to this file as JSON lines."],
-        ["ban-time", None, "3600", "Seconds an address is refused after repeated abuse."],
+        ["ban-time", None, f"{_DEFAULTS.banTime:g}", "Seconds an address is refused after repeated abuse."],
         ["max-line-length", None, str(DEFAULT_MAX_LINE_LENGTH),
          "Longest line accepted from a client, in bytes."],
         ["data-dir", None, "globalchat-data",

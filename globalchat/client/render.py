@@ -51,8 +51,10 @@ def render(line: str, colour: bool = False, stamp: float | None = None) -> str |
             text = f"{room(words[1])} * {who(name)} {action}"
         else:
             text = f"{room(words[1])} topic: {rest}" + (f" (set by {who(words[2])})" if words[2] != "-" else "")
-    elif kind == "PRIV" and len(words) >= 3:
-        text = _colour(35, "[private] ", colour) + f"<{who(words[1][1:-1])}> to {who(words[2][1:])}: " + line.split(" ", 3)[3] if len(words) > 3 else line
+    elif kind == "PRIV" and len(words) > 3:
+        said = line.split(" ", 3)[3]
+        text = (_colour(35, "[private] ", colour)
+                + f"<{who(words[1][1:-1])}> to {who(words[2][1:])}: {said}")
     elif kind in ("JOIN", "PART") and len(words) >= 3:
         reason = line.split(" ", 3)[3] if len(words) > 3 else ""
         verb = "joined" if kind == "JOIN" else "left"
