@@ -100,7 +100,11 @@ class Limits:
     @ivar idleTimeout: seconds of silence after which a connection is
         closed, or C{None}.
     @ivar maxSendBuffer: bytes waiting for a client that stopped reading,
-        beyond what the kernel and Twisted buffer, before it is dropped.
+        beyond what the kernel and Twisted buffer, before it is dropped...
+    @ivar slowGrace: ...once it has not caught up for this many seconds.
+        A client that reads is paused too, for an instant, whenever a
+        large batch is written to it at once: up to C{slowGrace} seconds,
+        it may be owed C{SLOW_HARD_LIMIT} times C{maxSendBuffer}.
     """
 
     allow: list[Network] = field(default_factory=list)
@@ -114,6 +118,7 @@ class Limits:
     loginTimeout: float = 30.0
     idleTimeout: float | None = None
     maxSendBuffer: int = 1024 * 1024
+    slowGrace: float = 1.0
     banThreshold: int = 3
     banWindow: float = 600.0
     banTime: float = 3600.0

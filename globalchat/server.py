@@ -28,6 +28,10 @@ from globalchat.tls import commonName
 
 DEFAULT_MAX_LINE_LENGTH = 4096
 
+#: A client may be owed this many times C{--max-send-buffer} for a moment
+#: (L{Limits.slowGrace}) before it is dropped at once.
+SLOW_HARD_LIMIT = 4
+
 
 def describePeer(address: IAddress) -> str:
     """
@@ -71,6 +75,7 @@ class ChatProtocol(LineReceiver):
     _pending = b""
     _discarding = False
     _paused = False
+    _pausedAt = 0.0
     _unsent = 0
     _gone = False
 
@@ -118,15 +123,17 @@ class ChatProtocol(LineReceiver):
             self._discarding = False
         lines = (self._pending + data).split(b"\n")
         self._pending = lines.pop()
-        for raw in lines:
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            if len(raw) > self.MAX_LENGTH:
-                self.lineLengthExceeded(raw)
-            else:
-                self.lineReceived(raw)
-            if self.transport.disconnecting:
-                return
+        # The messages of one read are stored and delivered together.
+        with self.factory.hub.batch():
+            for raw in lines:
+                if raw.endswith(b"\r"):
+                    raw = raw[:-1]
+                if len(raw) > self.MAX_LENGTH:
+                    self.lineLengthExceeded(raw)
+                else:
+                    self.lineReceived(raw)
+                if self.transport.disconnecting:
+                    return
         # One byte of slack for the CR of a CRLF still on its way.
         if len(self._pending) > self.MAX_LENGTH + 1:
             self.lineLengthExceeded(self._pending)
@@ -135,7 +142,7 @@ class ChatProtocol(LineReceiver):
 
     def lineLengthExceeded(self, line: bytes) -> None:
         self.log.info("{peer} sent a line too long", peer=self.peer)
-        self.send(wire.error(f"line too long (max {self.MAX_LENGTH} bytes)"))
+        self._session.reply(wire.error(f"line too long (max {self.MAX_LENGTH} bytes)"))
 
     def lineReceived(self, line: bytes) -> None:
         now = self.factory.clock.seconds()
@@ -146,7 +153,7 @@ class ChatProtocol(LineReceiver):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            self.send(wire.error("invalid UTF-8, line dropped"))
+            self._session.reply(wire.error("invalid UTF-8, line dropped"))
             return
         first, self._firstLine = self._firstLine, False
         if first and self.factory.probes is not None and text.startswith("/probe"):
@@ -164,7 +171,7 @@ class ChatProtocol(LineReceiver):
         while self._drops[0] <= now - limits.floodWindow:
             self._drops.popleft()
         if len(self._drops) == 1:
-            self.send(wire.error(
+            self._session.reply(wire.error(
                 f"too many lines, slow down (at most {limits.rate:g} a second); lines dropped"))
         if len(self._drops) > limits.floodLimit:
             self.log.warn("{peer} cut off for flooding", peer=self.peer, security="flood")
@@ -178,7 +185,7 @@ class ChatProtocol(LineReceiver):
         longer than the idle timeout.
         """
         limits = self.factory.limits
-        if self._session is None:
+        if self._session is None or (self._paused and self._tooSlow(now)):
             return
         if self._session.name is None and now - self._connectedAt >= limits.loginTimeout:
             self.log.info("{peer} gave no name in time", peer=self.peer, security="login-timeout")
@@ -223,13 +230,23 @@ class ChatProtocol(LineReceiver):
             return
         if self._paused:
             self._unsent += len(data)
-            if self._unsent > self.factory.limits.maxSendBuffer:
-                self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
-                              peer=self.peer, size=self._unsent, security="slow-reader")
-                self._gone = True
-                self.transport.abortConnection()
+            if self._tooSlow(self.factory.clock.seconds()):
                 return
         self.transport.write(data)
+
+    def _tooSlow(self, now: float) -> bool:
+        """
+        Drop the connection if the client is owed more than it may be.
+        """
+        limits = self.factory.limits
+        if not (self._unsent > SLOW_HARD_LIMIT * limits.maxSendBuffer or (
+                self._unsent > limits.maxSendBuffer and now - self._pausedAt >= limits.slowGrace)):
+            return False
+        self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
+                      peer=self.peer, size=self._unsent, security="slow-reader")
+        self._gone = True
+        self.transport.abortConnection()
+        return True
 
     def close(self) -> None:
         """
@@ -244,6 +261,7 @@ class ChatProtocol(LineReceiver):
 
     def pauseProducing(self) -> None:
         self._paused = True
+        self._pausedAt = self.factory.clock.seconds()
 
     def resumeProducing(self) -> None:
         self._paused = False

@@ -13,7 +13,7 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService, Service
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.interfaces import IListeningPort, IReactorCore
+from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTime
 from twisted.logger import (
     FilteringLogObserver,
     Logger,
@@ -27,7 +27,7 @@ from globalchat import tls
 from globalchat.auth import PasswordChecker, loadPasswordFile
 from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
-from globalchat.chat.hub import Hub, checkText
+from globalchat.chat.hub import DEFAULT_BACKLOG, Hub, checkText
 from globalchat.chat.names import checkRoom
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
 from globalchat.expose.mapper import (
@@ -41,6 +41,16 @@ from globalchat.expose.probe import ProbeHelper
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
+from globalchat.store.interface import StoreError
+from globalchat.store.memory import MemoryStore
+from globalchat.store.service import HistoryService
+from globalchat.store.sqlite import MessageStore
+
+#: The history's file in the data directory.
+HISTORY_FILE = "history.sqlite3"
+
+#: How many messages each room keeps by default (C{--history-max}).
+DEFAULT_HISTORY_MAX = 100_000
 
 DEFAULT_PORT = "tcp:12345"
 
@@ -140,13 +150,14 @@ def _network(option: str, value: str):
         raise StartupError(f"--{option}: {e}") from None
 
 
-def _positiveInt(name: str, value: str, maximum: int) -> int:
+def _positiveInt(name: str, value: str, maximum: int, minimum: int = 1) -> int:
     try:
         number = int(value)
     except ValueError:
-        number = 0
-    if not 0 < number <= maximum:
-        raise StartupError(f"--{name} must be a whole number from 1 to {maximum}, not {value!r}")
+        number = minimum - 1
+    if not minimum <= number <= maximum:
+        raise StartupError(
+            f"--{name} must be a whole number from {minimum} to {maximum}, not {value!r}")
     return number
 
 
@@ -162,6 +173,8 @@ class Options(usage.Options):
     )
 
     optFlags = [
+        ["no-history", None, "Keep messages in memory only: history, offline messages "
+                             "and resuming last only as long as the server runs."],
         ["probe-helper", None, "Let globalchat-doctor --via on other networks ask this "
                                "server to connect back to them (one probe per address "
                                "per minute, only ever to the asker's own address)."],
@@ -198,7 +211,13 @@ class Options(usage.Options):
         ["max-line-length", None, str(DEFAULT_MAX_LINE_LENGTH),
          "Longest line accepted from a client, in bytes."],
         ["data-dir", None, "globalchat-data",
-         "Directory for the server's own files (the TLS certificate)."],
+         "Directory for the server's own files (the message history, the TLS "
+         "certificate)."],
+        ["backlog", None, str(DEFAULT_BACKLOG), "How many of a room's last messages a "
+                                                "joiner is shown (0: none)."],
+        ["history-days", None, None, "Delete room messages older than this many days "
+                                     "(default: keep them)."],
+        ["history-max", None, str(DEFAULT_HISTORY_MAX), "Most messages kept per room."],
     ]
 
     def __init__(self) -> None:
@@ -254,6 +273,10 @@ class Options(usage.Options):
             "max-line-length", self["max-line-length"], 1024 * 1024
         )
         self["data-dir"] = Path(self["data-dir"])
+        self["backlog"] = _positiveInt("backlog", self["backlog"], 1000, minimum=0)
+        self["history-max"] = _positiveInt("history-max", self["history-max"], 10**9)
+        if self["history-days"] is not None:
+            self["history-days"] = _positiveInt("history-days", self["history-days"], 100000)
         try:
             checkRoom(self["default-room"])
         except ChatError as e:
@@ -372,6 +395,34 @@ def _exposeWhenListening(
     listener.whenListening().addCallback(listening)
 
 
+def _historyService(config: Options, reactor: IReactorTime) -> HistoryService:
+    """
+    The history the options ask for, checked now, so that a database that
+    cannot be used stops the server before it listens.
+    """
+    if config["no-history"]:
+        store = MemoryStore()
+    else:
+        directory = config["data-dir"]
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StartupError(f"cannot create --data-dir {directory}: {e.strerror}") from None
+        store = MessageStore(reactor, str(directory / HISTORY_FILE))
+    try:
+        known = store.load()
+    except StoreError as e:
+        raise StartupError(str(e)) from None
+    days = config["history-days"]
+    service = HistoryService(store, reactor, None if days is None else days * 86400.0,
+                             config["history-max"])
+    service.known = known
+    if not config["no-history"]:
+        log.info("history in {path} ({count} names known)",
+                 path=str(config["data-dir"] / HISTORY_FILE), count=len(known))
+    return service
+
+
 def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiService:
     """
     Build the server: one hub shared by a listening service per C{--port},
@@ -379,15 +430,20 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     """
     if reactor is None:
         from twisted.internet import reactor
+    history = _historyService(config, reactor)
     stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"],
-              authenticate=PasswordChecker(stored).check if stored is not None else None)
+              authenticate=PasswordChecker(stored).check if stored is not None else None,
+              store=history.store, known=history.known, backlog=config["backlog"],
+              now=reactor.seconds)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes,
                           limits=config["limits"], clock=reactor)
     hub.authFailed = factory.strike
     top = MultiService()
+    # First in, last out: the history closes after the listeners stop.
+    history.setServiceParent(top)
     if config["log-json"] is not None:
         path = Path(config["log-json"])
         try:

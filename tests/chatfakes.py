@@ -62,3 +62,34 @@ class Users:
     def clear(self):
         for recorder in self.recorders.values():
             recorder.data.clear()
+
+
+class HeldStore:
+    """
+    A store whose answers wait until the test lets them go, to see what
+    happens while the store is busy.
+    """
+
+    def __init__(self, store):
+        self._store = store
+        self.held = []
+
+    def __getattr__(self, name):
+        method = getattr(self._store, name)
+
+        def held(*args):
+            from twisted.internet.defer import Deferred
+
+            d = Deferred()
+            self.held.append((method, args, d))
+            return d
+
+        return held
+
+    def release(self):
+        """
+        Carry out every call held so far, in order.
+        """
+        while self.held:
+            method, args, d = self.held.pop(0)
+            method(*args).chainDeferred(d)

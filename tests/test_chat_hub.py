@@ -198,7 +198,7 @@ class ConversationTests(SynchronousTestCase):
         self.assertEqual(self.users.lines("Ann"), ["PRIV <Ann> @Bob psst, over here"])
         self.assertEqual(self.users.lines("Cy"), [])
         self.users.say("Ann", "/msg Nobody hi")
-        self.assertEqual(self.users.lines("Ann"), ["ERROR no user called Nobody is connected"])
+        self.assertEqual(self.users.lines("Ann"), ["ERROR no user called Nobody is connected or has ever logged in here"])
 
     def test_me(self):
         """

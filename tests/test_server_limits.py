@@ -160,7 +160,8 @@ class LimitsTests(SynchronousTestCase):
     def test_slowReaderDropped(self):
         """
         A client that stops reading is dropped once more than the send
-        buffer is waiting for it; the others still get every line.
+        buffer has been waiting for it for a second; the others still get
+        every line.
         """
         factory = self.factory(maxSendBuffer=1000, rate=1000, burst=1000)
         reader, rt = self.connect(factory)
@@ -171,9 +172,24 @@ class LimitsTests(SynchronousTestCase):
         reader.pauseProducing()
         for i in range(30):
             sender.dataReceived(b"x" * 50 + b"\n")
+        self.assertFalse(rt.disconnecting)
+        self.clock.advance(1)
         self.assertTrue(rt.disconnecting)
         self.assertEqual(len(self.security("slow-reader")), 1)
         self.assertEqual(st.value().count(b"MSG #lobby <Fast> " + b"x" * 50), 30)
+
+    def test_slowReaderOwedTooMuch(self):
+        """
+        A client owed several times its send buffer is dropped at once.
+        """
+        factory = self.factory(maxSendBuffer=1000, rate=1000, burst=1000)
+        reader, rt = self.connect(factory)
+        sender, _ = self.connect(factory, host="203.0.113.9")
+        reader.dataReceived(b"Slow\n")
+        sender.dataReceived(b"Fast\n")
+        reader.pauseProducing()
+        sender.dataReceived((b"x" * 500 + b"\n") * 9)
+        self.assertTrue(rt.disconnecting)
 
     def test_readerThatCatchesUp(self):
         """

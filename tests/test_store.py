@@ -1,5 +1,6 @@
 """
-Tests for L{globalchat.store.sqlite}: in memory and in a file.
+Tests for the history stores: L{globalchat.store.sqlite} in memory and in
+a file, and L{globalchat.store.memory}, which must behave the same.
 """
 
 import os
@@ -7,41 +8,50 @@ import sqlite3
 from pathlib import Path
 
 from twisted.internet import reactor
-from twisted.internet.defer import ensureDeferred, gatherResults
+from twisted.internet.defer import ensureDeferred
 from twisted.trial.unittest import TestCase
 
-from globalchat.store.sqlite import SCHEMA_VERSION, Message, MessageStore, StoreError
+from globalchat.store.interface import Known, Message, StoreError
+from globalchat.store.memory import MemoryStore
+from globalchat.store.sqlite import _MIGRATIONS, SCHEMA_VERSION, MessageStore
 
 
 def draft(text, room="lobby", sender="ann", recipient=None, time=1000.0, clientId=None):
-    return Message(time, room, sender, recipient, "msg", text, clientId)
+    return Message(time, room, sender, recipient, "priv" if room is None else "msg", text,
+                   clientId)
 
 
-class StoreTests(TestCase):
+async def append(store, *drafts):
+    return await store.append(list(drafts))
+
+
+async def one(store, message):
+    [(stored, duplicate)] = await store.append([message])
+    return stored, duplicate
+
+
+class BehaviourMixin:
     """
-    The store's behaviour, the same in memory and on disk.
+    What every store does, whatever keeps the messages.
     """
 
-    path = ":memory:"
-
-    async def open(self):
-        store = MessageStore(reactor, self.path)
-        await store.open()
-        self.addCleanup(store.close)
-        return store
+    def open(self):
+        raise NotImplementedError()
 
     def test_idsIncreaseAndBatch(self):
         """
-        Messages appended together get strictly increasing ids in the order
-        they were appended.
+        Messages appended together, and in batches made while a write is
+        under way, get strictly increasing ids in the order they came.
         """
         async def go():
-            store = await self.open()
-            results = await gatherResults([store.append(draft(str(i))) for i in range(50)])
+            store = self.open()
+            batches = [store.append([draft(f"{b}.{i}") for i in range(10)]) for b in range(5)]
+            results = [r for batch in batches for r in await batch]
             ids = [m.id for m, duplicate in results]
             self.assertEqual(ids, sorted(ids))
             self.assertEqual(len(set(ids)), 50)
-            self.assertEqual([m.text for m, _ in results], [str(i) for i in range(50)])
+            self.assertEqual([m.text for m, _ in results],
+                             [f"{b}.{i}" for b in range(5) for i in range(10)])
         return ensureDeferred(go())
 
     def test_duplicateClientId(self):
@@ -50,56 +60,50 @@ class StoreTests(TestCase):
         second append returns the first message, marked duplicate.
         """
         async def go():
-            store = await self.open()
-            first, dup1 = await store.append(draft("hi", clientId="c1"))
-            again, dup2 = await store.append(draft("hi", clientId="c1"))
-            other, _ = await store.append(draft("hi", sender="bob", clientId="c1"))
+            store = self.open()
+            first, dup1 = await one(store, draft("hi", clientId="c1"))
+            again, dup2 = await one(store, draft("hi", clientId="c1"))
+            other, _ = await one(store, draft("hi", sender="bob", clientId="c1"))
             self.assertEqual((dup1, dup2, again), (False, True, first))
             self.assertNotEqual(other.id, first.id)
+            self.assertEqual([m.text for m in await store.history("lobby", 10)], ["hi", "hi"])
         return ensureDeferred(go())
 
     def test_historyAndMissed(self):
         """
-        History is per room, newest N oldest first; what a name missed is
-        its rooms' and its private messages after an id.
+        History is per room, the newest N oldest first; what a name missed
+        is its rooms' and its private messages after an id.
         """
         async def go():
-            store = await self.open()
+            store = self.open()
             for i in range(5):
-                await store.append(draft(f"l{i}"))
-            await store.append(draft("elsewhere", room="dev"))
-            private, _ = await store.append(draft("psst", room=None, recipient="bob"))
+                await one(store, draft(f"l{i}"))
+            await one(store, draft("elsewhere", room="dev"))
+            await one(store, draft("not for bob", room=None, recipient="carl"))
+            await one(store, draft("psst", room=None, recipient="bob"))
             last = await store.history("lobby", 2)
             self.assertEqual([m.text for m in last], ["l3", "l4"])
-            before = await store.history("lobby", 10, beforeId=last[0].id)
-            self.assertEqual([m.text for m in before], ["l0", "l1", "l2"])
+            self.assertEqual(await store.history("lobby", 0), [])
+            self.assertEqual(await store.history("nowhere", 5), [])
             missed = await store.missed("bob", ["lobby"], last[0].id)
             self.assertEqual([m.text for m in missed], ["l4", "psst"])
-            self.assertEqual(await store.lastId(), private.id)
+            missed = await store.missed("bob", ["lobby", "dev"], last[0].id)
+            self.assertEqual([m.text for m in missed], ["l4", "elsewhere", "psst"])
         return ensureDeferred(go())
 
     def test_pendingDeliveredOnce(self):
         """
-        Queued private messages are handed over once.
+        Queued private messages are handed over once, in id order.
         """
         async def go():
-            store = await self.open()
-            m, _ = await store.append(draft("later", room=None, recipient="bob"))
-            await store.queue("bob", m.id)
-            await store.queue("bob", m.id)
-            self.assertEqual([x.text for x in await store.takePending("bob")], ["later"])
+            store = self.open()
+            a, _ = await one(store, draft("first", room=None, recipient="bob"))
+            b, _ = await one(store, draft("second", room=None, recipient="bob"))
+            await store.queue("bob", b.id)
+            await store.queue("bob", a.id)
+            await store.queue("bob", a.id)
+            self.assertEqual([x.text for x in await store.takePending("bob")], ["first", "second"])
             self.assertEqual(await store.takePending("bob"), [])
-        return ensureDeferred(go())
-
-    def test_knownNames(self):
-        """
-        A name is known once it has logged in.
-        """
-        async def go():
-            store = await self.open()
-            self.assertFalse(await store.isKnown("bob"))
-            await store.remember("bob", "Bob", 5.0)
-            self.assertTrue(await store.isKnown("bob"))
         return ensureDeferred(go())
 
     def test_retention(self):
@@ -108,25 +112,67 @@ class StoreTests(TestCase):
         undelivered private ones.
         """
         async def go():
-            store = await self.open()
+            store = self.open()
             for i in range(6):
-                await store.append(draft(f"m{i}", time=float(i)))
-            kept, _ = await store.append(draft("queued", room=None, recipient="bob", time=0.0))
+                await one(store, draft(f"m{i}", time=float(i)))
+            kept, _ = await one(store, draft("queued", room=None, recipient="bob", time=0.0))
+            await one(store, draft("old", room=None, recipient="bob", time=0.0))
             await store.queue("bob", kept.id)
-            self.assertEqual(await store.prune(before=2.0, keepPerRoom=None), 2)
+            self.assertEqual(await store.prune(before=2.0, keepPerRoom=None), 3)
             self.assertEqual(await store.prune(before=None, keepPerRoom=3), 1)
             self.assertEqual([m.text for m in await store.history("lobby", 10)], ["m3", "m4", "m5"])
             self.assertEqual([m.text for m in await store.takePending("bob")], ["queued"])
         return ensureDeferred(go())
 
 
-class FileStoreTests(StoreTests):
+class MemoryStoreTests(BehaviourMixin, TestCase):
     """
-    The same, in a file; plus what only a file can do.
+    The in-memory store of C{--no-history}.
+    """
+
+    def open(self):
+        store = MemoryStore()
+        self.assertEqual(store.load(), {})
+        store.start()
+        return store
+
+
+class SQLiteMemoryTests(BehaviourMixin, TestCase):
+    """
+    The SQLite store on an in-memory database.
+    """
+
+    path = ":memory:"
+
+    def open(self, path=None):
+        store = MessageStore(reactor, path or self.path)
+        store.load()
+        store.start()
+        self.addCleanup(store.close)
+        return store
+
+
+class FileStoreTests(SQLiteMemoryTests):
+    """
+    The same in a file; plus what only a file can do.
     """
 
     def setUp(self):
         self.path = os.path.abspath(self.mktemp())
+
+    def test_knownNamesSurviveRestart(self):
+        """
+        Names that logged in, and the rooms they were in, are there after
+        a restart.
+        """
+        async def go():
+            store = self.open()
+            await store.remember("bob", Known("Bob", ("lobby", "dev")), 5.0)
+            await store.remember("bob", Known("BOB", ("dev",)), 6.0)
+            await store.close()
+            self.assertEqual(MessageStore(reactor, self.path).load(),
+                             {"bob": Known("BOB", ("dev",))})
+        return ensureDeferred(go())
 
     def test_reopenKeepsIdsIncreasing(self):
         """
@@ -134,14 +180,11 @@ class FileStoreTests(StoreTests):
         messages were pruned.
         """
         async def go():
-            store = MessageStore(reactor, self.path)
-            self.addCleanup(store.close)
-            await store.open()
-            a, _ = await store.append(draft("a"))
+            store = self.open()
+            a, _ = await one(store, draft("a"))
             await store.prune(before=10**9, keepPerRoom=None)
             await store.close()
-            store = await self.open()
-            b, _ = await store.append(draft("b"))
+            b, _ = await one(self.open(), draft("b"))
             self.assertGreater(b.id, a.id)
         return ensureDeferred(go())
 
@@ -149,29 +192,55 @@ class FileStoreTests(StoreTests):
         """
         The file is in WAL mode with the current schema version.
         """
+        self.open()
+        db = sqlite3.connect(self.path)
+        self.addCleanup(db.close)
+        self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "wal")
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
+
+    def test_migrationFromVersion1(self):
+        """
+        A version 1 file is migrated: its messages and known names stay,
+        and the names get an empty list of rooms.
+        """
+        db = sqlite3.connect(self.path)
+        for statement in _MIGRATIONS[1]:
+            db.execute(statement)
+        db.execute("INSERT INTO messages (time, room, sender, kind, text)"
+                   " VALUES (1.0, 'lobby', 'Ann', 'msg', 'from before')")
+        db.execute("INSERT INTO known VALUES ('ann', 'Ann', 1.0)")
+        db.execute("PRAGMA user_version = 1")
+        db.commit()
+        db.close()
+
         async def go():
-            await self.open()
-            db = sqlite3.connect(self.path)
-            self.addCleanup(db.close)
-            self.assertEqual(db.execute("PRAGMA journal_mode").fetchone()[0], "wal")
-            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
+            store = MessageStore(reactor, self.path)
+            self.assertEqual(store.load(), {"ann": Known("Ann", ())})
+            store.start()
+            self.addCleanup(store.close)
+            self.assertEqual([m.text for m in await store.history("lobby", 5)], ["from before"])
         return ensureDeferred(go())
+
+    def assertRefused(self, path, words):
+        """
+        Loading C{path} fails with one clear line naming it, and leaves
+        the file as it was.
+        """
+        before = Path(self.path).read_bytes()
+        with self.assertRaises(StoreError) as caught:
+            MessageStore(reactor, path).load()
+        message = str(caught.exception)
+        self.assertIn(self.path, message)
+        self.assertIn(words, message)
+        self.assertNotIn("\n", message)
+        self.assertEqual(Path(self.path).read_bytes(), before)
 
     def test_corruptFile(self):
         """
         A file that is not a database is a clear error and is not touched.
         """
         Path(self.path).write_bytes(b"this is not a database" * 100)
-        before = Path(self.path).read_bytes()
-
-        async def go():
-            store = MessageStore(reactor, self.path)
-            self.addCleanup(store.close)
-            with self.assertRaises(StoreError) as caught:
-                await store.open()
-            self.assertIn(self.path, str(caught.exception))
-            self.assertEqual(Path(self.path).read_bytes(), before)
-        return ensureDeferred(go())
+        self.assertRefused(self.path, "not a database")
 
     def test_newerSchema(self):
         """
@@ -180,14 +249,7 @@ class FileStoreTests(StoreTests):
         db = sqlite3.connect(self.path)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         db.close()
-
-        async def go():
-            store = MessageStore(reactor, self.path)
-            self.addCleanup(store.close)
-            with self.assertRaises(StoreError) as caught:
-                await store.open()
-            self.assertIn("newer globalchat", str(caught.exception))
-        return ensureDeferred(go())
+        self.assertRefused(self.path, "newer globalchat")
 
     def test_readOnlyFile(self):
         """
@@ -195,19 +257,12 @@ class FileStoreTests(StoreTests):
         is left as it was.
         """
         async def go():
-            first = MessageStore(reactor, self.path)
-            await first.open()
-            await first.append(draft("keep me"))
+            first = self.open()
+            await one(first, draft("keep me"))
             await first.close()
             os.chmod(self.path, 0o444)
-            before = Path(self.path).read_bytes()
             # Root writes through file modes; a read-only URI stands for
             # the read-only mount root would meet.
             path = f"file:{self.path}?mode=ro" if os.getuid() == 0 else self.path
-            store = MessageStore(reactor, path)
-            self.addCleanup(store.close)
-            with self.assertRaises(StoreError) as caught:
-                await store.open()
-            self.assertIn("readonly", str(caught.exception))
-            self.assertEqual(Path(self.path).read_bytes(), before)
+            self.assertRefused(path, "readonly")
         return ensureDeferred(go())

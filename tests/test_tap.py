@@ -9,14 +9,24 @@ from twisted.application.service import IServiceMaker
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import fail, succeed
 from twisted.internet.error import CannotListenError
-from twisted.internet.testing import MemoryReactor, MemoryReactorClock, _FakePort
+from twisted.internet.testing import MemoryReactorClock, _FakePort
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from globalchat import tap, tls
+from globalchat.store.memory import MemoryStore
+from globalchat.store.service import HistoryService
+from globalchat.store.sqlite import MessageStore
 from globalchat.expose.mapper import PortMapperService
 from tests.test_expose_mapper import FakeMapper, mapping
+
+
+def listeners(service):
+    """
+    The listening services of C{service}, in the order of C{--port}.
+    """
+    return [child for child in service if isinstance(child, tap.ListeningService)]
 
 
 class OptionsTests(SynchronousTestCase):
@@ -96,12 +106,12 @@ class MakeServiceTests(SynchronousTestCase):
     """
 
     def setUp(self):
-        self.reactor = MemoryReactor()
+        self.reactor = MemoryReactorClock()
         self.dataDir = Path(self.mktemp())
 
     def service(self, *argv):
         options = tap.Options()
-        options.parseOptions(["--data-dir", str(self.dataDir), *argv])
+        options.parseOptions(["--data-dir", str(self.dataDir), "--no-history", *argv])
         return tap.makeService(options, reactor=self.reactor)
 
     def test_onePerPort(self):
@@ -156,7 +166,7 @@ class MakeServiceTests(SynchronousTestCase):
         except ImportError:
             raise SkipTest("txtorcon (pip install globalchat[tor]) is not installed")
         service = self.service("--port", "onion:12345:controlPort=9051")
-        self.assertEqual(next(iter(service)).endpoint.public_port, 12345)
+        self.assertEqual(listeners(service)[0].endpoint.public_port, 12345)
 
     def test_badEndpoint(self):
         """
@@ -192,7 +202,7 @@ class MakeServiceTests(SynchronousTestCase):
         with one line naming the endpoint.
         """
         service = self.service("--port", "tcp:1")
-        listener = next(iter(service))
+        listener = listeners(service)[0]
         self.patch(
             listener.endpoint, "listen",
             lambda factory: fail(CannotListenError("", 1, OSError("Address already in use"))),
@@ -200,6 +210,65 @@ class MakeServiceTests(SynchronousTestCase):
         e = self.assertRaises(tap.StartupError, service.privilegedStartService)
         self.assertIn("cannot listen on tcp:1", str(e))
         self.assertIn("Address already in use", str(e))
+
+
+class HistoryOptionsTests(SynchronousTestCase):
+    """
+    Where the history is kept, how much of it, and what a joiner sees.
+    """
+
+    def makeService(self, *argv):
+        options = tap.Options()
+        options.parseOptions(list(argv))
+        return tap.makeService(options, reactor=MemoryReactorClock())
+
+    def history(self, service):
+        [history] = [c for c in service if isinstance(c, HistoryService)]
+        return history
+
+    def test_defaults(self):
+        """
+        History is kept in the data directory, 100 000 messages a room, and
+        a joiner sees the last 20.
+        """
+        directory = Path(self.mktemp())
+        service = self.makeService("--data-dir", str(directory))
+        self.assertIsInstance(self.history(service).store, MessageStore)
+        self.assertTrue((directory / tap.HISTORY_FILE).exists())
+        hub = listeners(service)[0].factory.hub
+        self.assertEqual((hub.backlog, hub.store), (20, self.history(service).store))
+
+    def test_noHistory(self):
+        """
+        --no-history keeps messages in memory and writes no file.
+        """
+        directory = Path(self.mktemp())
+        service = self.makeService("--data-dir", str(directory), "--no-history", "--backlog", "0")
+        self.assertIsInstance(self.history(service).store, MemoryStore)
+        self.assertFalse(directory.exists())
+        self.assertEqual(listeners(service)[0].factory.hub.backlog, 0)
+
+    def test_badValues(self):
+        """
+        Retention and backlog take whole numbers in range.
+        """
+        for argv in (["--backlog", "-1"], ["--backlog", "many"], ["--history-max", "0"],
+                     ["--history-days", "0"], ["--history-days", "1.5"]):
+            e = self.assertRaises(tap.StartupError, tap.Options().parseOptions, argv)
+            self.assertIn(argv[0], str(e))
+
+    def test_unusableDatabase(self):
+        """
+        A history file that is not a database stops the server with one
+        line naming it, before anything listens, and is left as it was.
+        """
+        directory = Path(self.mktemp())
+        directory.mkdir()
+        (directory / tap.HISTORY_FILE).write_bytes(b"not a database" * 200)
+        e = self.assertRaises(tap.StartupError, self.makeService, "--data-dir", str(directory))
+        self.assertIn(str(directory / tap.HISTORY_FILE), str(e))
+        self.assertNotIn("\n", str(e))
+        self.assertEqual((directory / tap.HISTORY_FILE).read_bytes(), b"not a database" * 200)
 
 
 class PluginTests(SynchronousTestCase):
@@ -252,7 +321,7 @@ class ExposeTests(SynchronousTestCase):
         announced with its certificate's fingerprint.
         """
         options = tap.Options()
-        options.parseOptions(["--expose", "--data-dir", self.mktemp(),
+        options.parseOptions(["--expose", "--data-dir", self.mktemp(), "--no-history",
                               "--port", "tcp:1234", "--port", "ssl:4433"])
         service = tap.makeService(options, reactor=self.reactor)
         service.privilegedStartService()
@@ -271,7 +340,7 @@ class ExposeTests(SynchronousTestCase):
         Without C{--expose} the gateway is left alone.
         """
         options = tap.Options()
-        options.parseOptions(["--port", "tcp:1234"])
+        options.parseOptions(["--port", "tcp:1234", "--no-history"])
         service = tap.makeService(options, reactor=self.reactor)
         service.privilegedStartService()
         service.startService()
@@ -326,6 +395,7 @@ class SecurityLogTests(SynchronousTestCase):
         A file that cannot be written stops the server with one line.
         """
         options = tap.Options()
-        options.parseOptions(["--log-json", "/nonexistent/dir/x.json"])
-        e = self.assertRaises(tap.StartupError, tap.makeService, options, reactor=MemoryReactor())
+        options.parseOptions(["--log-json", "/nonexistent/dir/x.json", "--no-history"])
+        e = self.assertRaises(tap.StartupError, tap.makeService, options,
+                              reactor=MemoryReactorClock())
         self.assertIn("cannot write --log-json", str(e))

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from twisted.internet.defer import Deferred
+
 from globalchat.chat import names, wire
 from globalchat.chat.errors import ChatError
+from globalchat.chat.hub import DEFAULT_BACKLOG, MESSAGE_COMMANDS
 
 if TYPE_CHECKING:
     from globalchat.chat.hub import Hub, Session
+
+#: The most messages one /history shows.
+MAX_HISTORY = 1000
 
 #: Usage and description of every command, in the order /help lists them.
 USAGE = {
@@ -25,10 +31,11 @@ USAGE = {
     "part": ("/part [ROOM] [REASON]", "leave ROOM (default: the current room)"),
     "rooms": ("/rooms", "list the rooms with their member counts and topics"),
     "who": ("/who [ROOM]", "list the members of ROOM (default: the current room)"),
-    "msg": ("/msg NAME TEXT", "send TEXT to NAME only"),
+    "msg": ("/msg NAME TEXT", "send TEXT to NAME only (kept for NAME if they are away)"),
     "me": ("/me ACTION", "describe an action: * NAME ACTION"),
     "nick": ("/nick NEWNAME", "change your name"),
     "topic": ("/topic [TEXT]", "show, or set, the current room's topic"),
+    "history": ("/history [ROOM] [N]", "show the last N messages of ROOM (default: the current room)"),
     "quit": ("/quit [REASON]", "leave the chat"),
     "help": ("/help [COMMAND]", "list the commands, or explain one"),
 }
@@ -46,10 +53,11 @@ class Commands:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
 
-    def dispatch(self, session: Session, text: str) -> None:
+    def dispatch(self, session: Session, text: str, clientId: str | None = None) -> None:
         """
         Act on one non-blank line from C{session}.
 
+        @param clientId: the client's own id for a message (C{@id=}).
         @raise ChatError: when the line is refused.
         """
         if session.name is None:
@@ -59,16 +67,19 @@ class Commands:
                 self._hub.login(session, text)
             return
         if text.startswith("//"):
-            self._hub.say(session, text[1:])
+            self._hub.say(session, text[1:], clientId=clientId)
             return
         if not text.startswith("/"):
-            self._hub.say(session, text)
+            self._hub.say(session, text, clientId=clientId)
             return
         command, _, arguments = text[1:].partition(" ")
         handler = getattr(self, f"cmd_{command.lower()}", None)
         if handler is None:
             raise ChatError(f"unknown command /{command}: see /help")
-        handler(session, arguments.strip())
+        if command.lower() in MESSAGE_COMMANDS:
+            handler(session, arguments.strip(), clientId)
+        else:
+            handler(session, arguments.strip())
 
     def _room(self, session: Session, name: str):
         if name:
@@ -77,11 +88,27 @@ class Commands:
             raise ChatError("you are in no room: /join ROOM first")
         return session.current
 
+    def _answerAfter(self, session: Session, d: Deferred, command: str) -> None:
+        # The OK closes an answer whose other lines wait for the store.
+        d.addCallback(lambda _: session.participant.send(wire.ok(command)))
+        session.waitFor(d)
+
     def cmd_join(self, session: Session, arguments: str) -> None:
         if not arguments or " " in arguments:
             raise _usage("join")
-        self._hub.join(session, arguments)
-        session.participant.send(wire.ok("join"))
+        self._answerAfter(session, self._hub.join(session, arguments), "join")
+
+    def cmd_history(self, session: Session, arguments: str) -> None:
+        words = arguments.split()
+        count = [w for w in words if w.isdigit()]
+        rooms = [w for w in words if not w.isdigit()]
+        if len(count) > 1 or len(rooms) > 1:
+            raise _usage("history")
+        limit = int(count[0]) if count else self._hub.backlog or DEFAULT_BACKLOG
+        if not 0 < limit <= MAX_HISTORY:
+            raise ChatError(f"/history shows 1 to {MAX_HISTORY} messages")
+        room = names.checkRoom(rooms[0]) if rooms else self._room(session, "").name
+        self._answerAfter(session, self._hub.showHistory(session, room, limit), "history")
 
     def cmd_part(self, session: Session, arguments: str) -> None:
         first, _, reason = arguments.partition(" ")
@@ -106,16 +133,16 @@ class Commands:
         session.participant.send(wire.who(room.name, [m.name for m in room.members.values()]))
         session.participant.send(wire.ok("who"))
 
-    def cmd_msg(self, session: Session, arguments: str) -> None:
+    def cmd_msg(self, session: Session, arguments: str, clientId: str | None) -> None:
         target, _, text = arguments.partition(" ")
         if not target or not text.strip():
             raise _usage("msg")
-        self._hub.private(session, target, text.strip())
+        self._hub.private(session, target, text.strip(), clientId)
 
-    def cmd_me(self, session: Session, arguments: str) -> None:
+    def cmd_me(self, session: Session, arguments: str, clientId: str | None) -> None:
         if not arguments:
             raise _usage("me")
-        self._hub.say(session, arguments, act=True)
+        self._hub.say(session, arguments, act=True, clientId=clientId)
 
     def cmd_nick(self, session: Session, arguments: str) -> None:
         if not arguments or " " in arguments:

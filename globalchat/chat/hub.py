@@ -13,15 +13,27 @@ case-insensitively, nobody gets a room's lines without being in it).
 
 from __future__ import annotations
 
-import unicodedata
-from typing import Callable, Iterable
+import re
+import time
+from collections import deque
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface
 
 from globalchat.chat import names, wire
 from globalchat.chat.errors import ChatError
+from globalchat.store.interface import IMessageStore, Known, Message
+from globalchat.store.memory import MemoryStore
+
+#: How many of a room's last messages a joiner is shown (C{--backlog}).
+DEFAULT_BACKLOG = 20
+
+#: Unicode's control characters (category Cc) but tab.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 __all__ = ["Hub", "IParticipant", "Session", "Room", "ChatError", "checkText"]
 
@@ -57,9 +69,8 @@ def checkText(text: str) -> None:
 
     @raise ChatError: if C{text} contains a control character.
     """
-    for char in text:
-        if char != "\t" and unicodedata.category(char) == "Cc":
-            raise ChatError("control characters are not allowed")
+    if _CONTROL.search(text) is not None:
+        raise ChatError("control characters are not allowed")
 
 
 def _rekey(members: dict[str, Session], old: str, new: str) -> dict[str, Session]:
@@ -80,20 +91,45 @@ class Room:
         self.topic = ""
 
 
+def isMessageLine(text: str) -> bool:
+    """
+    Whether a logged-in client's line is a message to store (a chat line,
+    C{/me} or C{/msg}), whose answer comes once it is stored; other lines
+    sent after it must wait for that answer so that answers keep their
+    order.
+    """
+    if text.startswith("@"):
+        text = text.partition(" ")[2].lstrip()
+    if not text.startswith("/") or text.startswith("//"):
+        return True
+    return text[1:].partition(" ")[0].lower() in MESSAGE_COMMANDS
+
+
+#: The commands that send a message (and so may carry a client id).
+MESSAGE_COMMANDS = frozenset({"me", "msg"})
+
+
 class Session:
     """
     One client's conversation with the hub, from its first line on.
+
+    Every line gets its answers in the order the lines came, although
+    some answers wait for the store: a message is answered once it is
+    stored, a join once the room's history is read.  Lines (and refusals)
+    that would overtake such an answer are held and handled after it.
 
     @ivar name: the name the client logged in with, or C{None} before that.
     @ivar rooms: the rooms it is in, by name key, in order of joining.
     @ivar current: the room its plain lines go to.
     @ivar gone: whether it has quit.
     @ivar pendingName: the name waiting for its password.
-    @ivar waiting: lines received while the password is checked.
+    @ivar tagged: whether it asked for message ids (C{@tags}).
+    @ivar resumeFrom: the last message id it saw, when it is resuming.
     """
 
     __slots__ = ("_hub", "participant", "name", "rooms", "current", "gone", "pendingName",
-                 "waiting")
+                 "tagged", "resumeFrom", "_held", "_busy", "_inflight", "_catchup",
+                 "_releasing")
 
     def __init__(self, hub: Hub, participant: IParticipant) -> None:
         self._hub = hub
@@ -103,7 +139,18 @@ class Session:
         self.current: Room | None = None
         self.gone = False
         self.pendingName: str | None = None
-        self.waiting: list[str] | None = None
+        self.tagged = False
+        self.resumeFrom: int | None = None
+        #: Lines (str) and answers (bytes) waiting for an earlier answer.
+        self._held: deque[str | bytes] = deque()
+        #: How many waits (password, history) are under way.
+        self._busy = 0
+        #: How many of its messages are being stored.
+        self._inflight = 0
+        #: While history is being read for it: what else it was sent
+        #: meanwhile, with the message ids, to drop what the history shows.
+        self._catchup: list[tuple[int | None, bytes]] | None = None
+        self._releasing = False
 
     def lineReceived(self, text: str) -> None:
         """
@@ -114,15 +161,92 @@ class Session:
         if not text or self.gone:
             # Lines that follow /quit in the same read are not acted on.
             return
-        if self.waiting is not None:
-            # The password is being checked: keep what follows, in order.
-            self.waiting.append(text)
-            return
+        if self._held or self._busy or (self._inflight and not isMessageLine(text)):
+            self._held.append(text)
+        else:
+            self._handle(text)
+        self._hub.lineDone()
+
+    def _handle(self, text: str) -> None:
         try:
             checkText(text)
-            self._hub.commands.dispatch(self, text)
+            clientId = None
+            if self.pendingName is None:
+                tags, text = wire.parseTags(text)
+                if self.name is None:
+                    self._loginTags(tags)
+                elif "id" in tags:
+                    clientId = names.checkClientId(tags["id"])
+            self._hub.commands.dispatch(self, text, clientId)
         except ChatError as e:
-            self.participant.send(wire.error(str(e)))
+            self.reply(wire.error(str(e)))
+
+    def _loginTags(self, tags: dict[str, str]) -> None:
+        if "resume" in tags:
+            if not tags["resume"].isdigit():
+                raise ChatError("resume= needs the id of the last message you saw")
+            self.resumeFrom = int(tags["resume"])
+        self.tagged = self.tagged or "tags" in tags or "resume" in tags
+
+    def reply(self, data: bytes) -> None:
+        """
+        Answer the client's latest line, after any earlier answers still
+        on their way.
+        """
+        if self._releasing:
+            # The answer to a held line: before the lines held after it.
+            if self._busy or self._inflight:
+                self._held.appendleft(data)
+            else:
+                self.participant.send(data)
+        elif self._held or self._busy or self._inflight:
+            self._held.append(data)
+        else:
+            self.participant.send(data)
+
+    def send(self, data: bytes, messageId: int | None = None) -> None:
+        """
+        Give the client a line that is not an answer to it: somebody
+        else's message or event.
+        """
+        if self._catchup is not None:
+            self._catchup.append((messageId, data))
+        else:
+            self.participant.send(data)
+
+    def waitFor(self, d: Deferred) -> None:
+        """
+        Hold the client's next lines until C{d} (the rest of an answer)
+        has fired.
+        """
+        self._busy += 1
+
+        def done(result: object) -> None:
+            self._busy -= 1
+            self.release()
+
+        d.addBoth(done)
+
+    def release(self) -> None:
+        """
+        Handle the held lines that need not wait any longer.
+        """
+        if self._releasing:
+            return
+        self._releasing = True
+        try:
+            while self._held and not self._busy and not self.gone:
+                item = self._held[0]
+                if self._inflight and not (isinstance(item, str) and isMessageLine(item)):
+                    break
+                self._held.popleft()
+                if isinstance(item, bytes):
+                    self.participant.send(item)
+                else:
+                    self._handle(item)
+        finally:
+            self._releasing = False
+        self._hub.lineDone()
 
     def disconnected(self) -> None:
         """
@@ -138,6 +262,9 @@ class Hub:
     @ivar greeting: the template the welcome line is made from.
     @ivar defaultRoom: the room everybody starts in.
     @ivar motd: lines shown after the greeting.
+    @ivar store: where messages are kept before anybody sees them.
+    @ivar known: every name that ever logged in, by name key.
+    @ivar backlog: how many of a room's last messages a joiner is shown.
     """
 
     log = Logger()
@@ -145,11 +272,18 @@ class Hub:
     def __init__(self, greeting: str = wire.DEFAULT_GREETING, defaultRoom: str = "lobby",
                  motd: Iterable[str] = (),
                  authenticate: Callable[[str], Deferred[bool]] | None = None,
-                 authFailed: Callable[[IParticipant], None] | None = None) -> None:
+                 authFailed: Callable[[IParticipant], None] | None = None,
+                 store: IMessageStore | None = None,
+                 known: dict[str, Known] | None = None,
+                 backlog: int = DEFAULT_BACKLOG,
+                 now: Callable[[], float] = time.time) -> None:
         """
         @param authenticate: checks a password (C{--password-file}); with
             it, a name is only accepted after the right password.
         @param authFailed: told of each wrong password, for bans.
+        @param store: the history (default: in memory).
+        @param known: the names the store knows (L{IMessageStore.load}).
+        @param now: the time messages are stamped with.
         """
         from globalchat.chat.commands import Commands
 
@@ -161,6 +295,12 @@ class Hub:
         self.commands = Commands(self)
         self.sessions: dict[str, Session] = {}
         self.rooms: dict[str, Room] = {}
+        self.store = store if store is not None else MemoryStore()
+        self.known = dict(known or {})
+        self.backlog = backlog
+        self._now = now
+        self._drafts: list[tuple[Session, Message]] = []
+        self._batching = 0
 
     def connect(self, participant: IParticipant) -> Session:
         """
@@ -206,7 +346,6 @@ class Hub:
         that arrive meanwhile are handled once it is known.
         """
         name, session.pendingName = session.pendingName, None
-        session.waiting = []
 
         def checked(right: bool) -> None:
             if session.gone:
@@ -224,20 +363,15 @@ class Hub:
                 if self.authFailed is not None:
                     self.authFailed(session.participant)
 
-        def release(result: object) -> object:
-            queued, session.waiting = session.waiting, None
-            for line in queued:
-                session.lineReceived(line)
-            return result
-
         d = self.authenticate(password)
         d.addCallback(checked)
         d.addErrback(lambda f: self.log.failure("checking a password failed", f))
-        d.addBoth(release)
+        session.waitFor(d)
 
     def _welcome(self, session: Session, name: str, typed: str | None = None) -> None:
         session.name = name
-        self.sessions[names.key(name)] = session
+        key = names.key(name)
+        self.sessions[key] = session
         self.log.info("{peer} logged in as {name}", peer=session.participant.peer, name=name)
         session.participant.send(wire.greeting(self.greeting, name))
         if typed is not None and typed != name:
@@ -245,7 +379,53 @@ class Hub:
             session.participant.send(wire.renamed(typed, name))
         for text in self.motd:
             session.participant.send(wire.info(text))
-        self.join(session, self.defaultRoom)
+        known = self.known.get(key)
+        rooms = (self.defaultRoom,)
+        if session.resumeFrom is not None and known is not None and known.rooms:
+            rooms = known.rooms
+        self._remember(session, known.rooms if known is not None else ())
+        for room in rooms:
+            self._enter(session, room)
+        if session.resumeFrom is not None:
+            shown = self.store.missed(key, list(session.rooms), session.resumeFrom)
+        else:
+            shown = self.store.history(names.key(self.defaultRoom), self.backlog)
+        queued = self.store.takePending(key)
+        both = gatherResults([shown, queued], consumeErrors=True)
+        both.addCallback(lambda found: sorted({m.id: m for m in found[0] + found[1]}.values(),
+                                               key=lambda m: m.id))
+        session.waitFor(self._catchUp(session, both))
+
+    def _remember(self, session: Session, rooms: Iterable[str]) -> None:
+        key = names.key(session.name)
+        self.known[key] = known = Known(session.name, tuple(rooms))
+        self.store.remember(key, known, self._now()).addErrback(
+            lambda f: self.log.failure("remembering {name} failed", f, name=session.name))
+
+    def _catchUp(self, session: Session, stored: Deferred[list[Message]]) -> Deferred[None]:
+        """
+        Show C{session} the stored messages C{stored} brings, as history,
+        then what it was sent meanwhile, less what the history showed.
+        """
+        session._catchup = []
+
+        def show(messages: list[Message]) -> set[int]:
+            for message in messages:
+                session.participant.send(self._format(session, message, history=True))
+            return {message.id for message in messages}
+
+        def failed(failure: Failure) -> set[int]:
+            self.log.failure("reading the history failed", failure)
+            session.participant.send(wire.error("the history cannot be read right now"))
+            return set()
+
+        def meanwhile(shown: set[int]) -> None:
+            buffered, session._catchup = session._catchup, None
+            for messageId, data in buffered:
+                if messageId not in shown:
+                    session.participant.send(data)
+
+        return stored.addCallbacks(show, failed).addCallback(meanwhile)
 
     def room(self, name: str) -> Room:
         """
@@ -258,22 +438,41 @@ class Hub:
             raise ChatError(f"no room #{names.checkRoom(name)}: /join it to create it")
         return room
 
-    def join(self, session: Session, name: str) -> Room:
+    def _enter(self, session: Session, name: str) -> tuple[Room, bool]:
         """
         Put C{session} in room C{name}, creating it, and make it current.
+
+        @return: the room, and whether C{session} was not in it before.
         """
         name = names.checkRoom(name)
         room = self.rooms.get(names.key(name))
         if room is None:
             room = self.rooms[names.key(name)] = Room(name)
-        if names.key(room.name) not in session.rooms:
+        new = names.key(room.name) not in session.rooms
+        if new:
             room.members[names.key(session.name)] = session
             session.rooms[names.key(room.name)] = room
             self.broadcast(wire.joined(room.name, session.name), room.members.values())
             if room.topic:
-                session.participant.send(wire.topic(room.name, "-", room.topic))
+                session.send(wire.topic(room.name, "-", room.topic))
         session.current = room
-        return room
+        return room, new
+
+    def join(self, session: Session, name: str) -> Deferred[None]:
+        """
+        Put C{session} in room C{name}, creating it, and make it current;
+        fires once it has been shown the room's last messages.
+        """
+        room, new = self._enter(session, name)
+        if not new:
+            return succeed(None)
+        return self._catchUp(session, self.store.history(names.key(room.name), self.backlog))
+
+    def showHistory(self, session: Session, room: str, limit: int) -> Deferred[None]:
+        """
+        Show C{session} the last C{limit} messages of C{room}.
+        """
+        return self._catchUp(session, self.store.history(names.key(room), limit))
 
     def part(self, session: Session, room: Room, reason: str = "") -> None:
         """
@@ -292,25 +491,161 @@ class Hub:
         if not room.members:
             del self.rooms[names.key(room.name)]
 
-    def say(self, session: Session, text: str, act: bool = False) -> None:
+    def say(self, session: Session, text: str, act: bool = False,
+            clientId: str | None = None) -> None:
         """
-        Send C{text} (or an action) to C{session}'s current room.
+        Send C{text} (or an action) to C{session}'s current room, once
+        stored.
         """
         room = session.current
         if room is None:
             raise ChatError("you are in no room: /join ROOM first")
-        data = (wire.action if act else wire.message)(room.name, session.name, text)
-        self.broadcast(data, room.members.values())
+        self._submit(session, Message(self._now(), names.key(room.name), session.name, None,
+                                      "act" if act else "msg", text, clientId))
 
-    def private(self, session: Session, target: str, text: str) -> None:
+    def private(self, session: Session, target: str, text: str,
+                clientId: str | None = None) -> None:
         """
-        Send C{text} to one user; both sides see the same line.
+        Send C{text} to one user, once stored; both sides see the same
+        line.  A user who is away, but has logged in before, gets it when
+        they next log in.
         """
-        recipient = self.find(target)
+        key = names.key(target)
+        if key not in self.sessions and key not in self.known:
+            raise ChatError(f"no user called {target} is connected or has ever logged in here")
+        self._submit(session, Message(self._now(), None, session.name, key, "priv", text,
+                                      clientId))
+
+    def _submit(self, session: Session, draft: Message) -> None:
+        session._inflight += 1
+        self._drafts.append((session, draft))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """
+        Store the messages of several lines (one read from the network)
+        together, and deliver them together: one write per recipient for
+        the lot instead of one per message.
+        """
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            self.lineDone()
+
+    def lineDone(self) -> None:
+        """
+        A line was handled: store what it said, unless more lines of the
+        same batch follow.
+        """
+        if self._batching or not self._drafts:
+            return
+        batch, self._drafts = self._drafts, []
+        d = self.store.append([draft for _, draft in batch])
+        d.addCallbacks(self._deliver, self._notStored, callbackArgs=(batch,),
+                       errbackArgs=(batch,))
+        d.addErrback(lambda f: self.log.failure("delivering messages failed", f))
+
+    def _deliver(self, results: list[tuple[Message, bool]],
+                 batch: list[tuple[Session, Message]]) -> None:
+        run: list[Message] = []
+        for (session, _), (message, duplicate) in zip(batch, results):
+            if message.room is not None and not duplicate:
+                if run and run[0].room != message.room:
+                    self._fanOut(run)
+                    run = []
+                run.append(message)
+                continue
+            if run:
+                self._fanOut(run)
+                run = []
+            if duplicate:
+                # Stored before: the sender only gets its copy back.
+                session.send(self._format(session, message), message.id)
+            else:
+                self._deliverPrivate(session, message)
+        if run:
+            self._fanOut(run)
+        self._settle(batch)
+
+    def _notStored(self, failure: Failure, batch: list[tuple[Session, Message]]) -> None:
+        self.log.failure("storing {count} messages failed", failure, count=len(batch))
+        for session, _ in batch:
+            session.send(wire.error("your message could not be stored; send it again"))
+        self._settle(batch)
+
+    def _settle(self, batch: list[tuple[Session, Message]]) -> None:
+        for session, _ in batch:
+            session._inflight -= 1
+        for session in {id(s): s for s, _ in batch}.values():
+            if not session._inflight:
+                session.release()
+
+    def _fanOut(self, run: list[Message]) -> None:
+        """
+        Give consecutive messages of one room to its members: each
+        message formatted once, one write per member for the whole run.
+        """
+        room = self.rooms.get(run[0].room)
+        if room is None:
+            return
+        lines = [self._line(message) for message in run]
+        plain = tagged = None
+        for member in list(room.members.values()):
+            try:
+                if member._catchup is not None:
+                    for message, line in zip(run, lines):
+                        member.send(self._tag(member, message, line), message.id)
+                elif member.tagged:
+                    if tagged is None:
+                        tagged = b"".join(wire.tagged(_tags(m), line) for m, line in zip(run, lines))
+                    member.participant.send(tagged)
+                else:
+                    if plain is None:
+                        plain = b"".join(lines)
+                    member.participant.send(plain)
+            except Exception:
+                self.log.failure("delivery to {peer} failed", peer=member.participant.peer)
+
+    def _deliverPrivate(self, session: Session, message: Message) -> None:
+        recipient = self.sessions.get(message.recipient)
         if recipient is None:
-            raise ChatError(f"no user called {target} is connected")
-        self.broadcast(wire.private(session.name, recipient.name, text),
-                       {id(s): s for s in (session, recipient)}.values())
+            self.store.queue(message.recipient, message.id).addErrback(
+                lambda f: self.log.failure("keeping a private message failed", f))
+            session.send(wire.info(f"{self._display(message.recipient)} is offline: they get "
+                                   "your message when they next log in"))
+        line = self._line(message)
+        for target in {id(s): s for s in (session, recipient) if s is not None}.values():
+            target.send(self._tag(target, message, line), message.id)
+
+    def _display(self, key: str) -> str:
+        session = self.sessions.get(key)
+        if session is not None:
+            return session.name
+        known = self.known.get(key)
+        return known.display if known is not None else key
+
+    def _line(self, message: Message) -> bytes:
+        """
+        The line a stored message is shown as, live.
+        """
+        if message.kind == "priv":
+            return wire.private(message.sender, self._display(message.recipient), message.text)
+        room = self.rooms.get(message.room)
+        name = room.name if room is not None else message.room
+        if message.kind == "act":
+            return wire.action(name, message.sender, message.text)
+        return wire.message(name, message.sender, message.text)
+
+    def _tag(self, session: Session, message: Message, line: bytes) -> bytes:
+        return wire.tagged(_tags(message), line) if session.tagged else line
+
+    def _format(self, session: Session, message: Message, history: bool = False) -> bytes:
+        line = self._line(message)
+        if history:
+            line = wire.history(message.time, line)
+        return self._tag(session, message, line)
 
     def neighbours(self, session: Session) -> list[Session]:
         """
@@ -334,6 +669,7 @@ class Hub:
         for room in session.rooms.values():
             room.members = _rekey(room.members, names.key(old), names.key(new))
         session.name = new
+        self._remember(session, ())
         self.log.info("{old} is now {new}", old=old, new=new)
         self.broadcast(wire.renamed(old, new), self.neighbours(session))
 
@@ -346,11 +682,14 @@ class Hub:
 
     def quit(self, session: Session, reason: str) -> None:
         """
-        Log C{session} out of everything, telling whoever could see it.
+        Log C{session} out of everything, telling whoever could see it,
+        and remember its rooms for when it resumes.
         """
         session.gone = True
+        session._held.clear()
         if session.name is None or self.sessions.get(names.key(session.name)) is not session:
             return
+        self._remember(session, [room.name for room in session.rooms.values()])
         others = [s for s in self.neighbours(session) if s is not session]
         for room in list(session.rooms.values()):
             self._remove(session, room)
@@ -365,6 +704,15 @@ class Hub:
         """
         for session in list(sessions):
             try:
-                session.participant.send(data)
+                session.send(data)
             except Exception:
                 self.log.failure("delivery to {peer} failed", peer=session.participant.peer)
+
+
+def _tags(message: Message) -> str:
+    """
+    The tags of a stored message: its id and the sender's own id for it.
+    """
+    if message.clientId is None:
+        return f"id={message.id}"
+    return f"id={message.id};cid={message.clientId}"

@@ -9,6 +9,7 @@ pass for someone else with a look-alike spelling of this kind.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from globalchat.chat.errors import ChatError
@@ -55,3 +56,17 @@ def checkRoom(room: str) -> str:
             f"invalid room {room[:40]!r}: use 1-{MAX_NAME} letters, digits, '_', '-' or '.'"
         )
     return name
+
+
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def checkClientId(clientId: str) -> str:
+    """
+    Return C{clientId} if it is a valid client-chosen message id.
+
+    @raise ChatError: if it is not.
+    """
+    if _CLIENT_ID.fullmatch(clientId) is None:
+        raise ChatError("id= takes 1-64 letters, digits, '.', '_', '-' or ':'")
+    return clientId

@@ -15,8 +15,9 @@ IRC's and SMTP's influence on it, is explained in docs/protocol.md):
     INFO text                    OK /command
     AUTH name                    ERROR text
 
-A line may later be prefixed with C{@key=value;...} tags (message ids);
-readers skip a leading word that starts with C{@}.
+Stored messages shown again come as C{HIST time line}.  A line may be
+prefixed with C{@key=value;...} tags (message ids), for clients that ask
+for them; readers skip a leading word that starts with C{@}.
 
 Every function returns finished bytes, line ending included, so a message
 for a whole room is encoded once and the same object is written to every
@@ -24,6 +25,8 @@ member.
 """
 
 from __future__ import annotations
+
+import time
 
 #: Lines end in CRLF so that telnet-style tools and C{nc} both show them.
 EOL = b"\r\n"
@@ -33,7 +36,7 @@ DEFAULT_GREETING = "Hello Good morning !!!! ::: {name}"
 #: The first words of server lines after the greeting.
 TYPES = frozenset(
     {"MSG", "ACT", "PRIV", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "ROOM", "WHO",
-     "INFO", "OK", "ERROR", "AUTH"}
+     "INFO", "OK", "ERROR", "AUTH", "HIST"}
 )
 
 
@@ -42,6 +45,38 @@ def line(text: str) -> bytes:
     Encode one line of text for the wire.
     """
     return text.encode("utf-8") + EOL
+
+
+def parseTags(text: str) -> tuple[dict[str, str], str]:
+    """
+    Split a client line into its leading C{@key=value;key} tags and the
+    rest; a key without a value maps to C{""}.
+    """
+    if not text.startswith("@"):
+        return {}, text
+    head, _, rest = text.partition(" ")
+    tags = {}
+    for item in head[1:].split(";"):
+        if item:
+            key, _, value = item.partition("=")
+            tags[key] = value
+    return tags, rest.lstrip()
+
+
+def tagged(tags: str, data: bytes) -> bytes:
+    """
+    C{data} (a finished line) prefixed with C{tags} (C{key=value;...}).
+    """
+    return b"@" + tags.encode("ascii") + b" " + data
+
+
+def history(when: float, data: bytes) -> bytes:
+    """
+    A stored message shown again: C{HIST}, the UTC time it was sent, and
+    the line (finished bytes) it was sent as.
+    """
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    return b"HIST " + stamp.encode("ascii") + b" " + data
 
 
 def _tail(text: str) -> str:

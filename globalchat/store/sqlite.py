@@ -4,27 +4,32 @@ Message history in SQLite, off the reactor thread.
 
 All database work runs on one dedicated thread of a Twisted thread pool:
 SQLite is blocking, and one thread means one connection, no locking
-between our own threads, and writes in order.  Appends that arrive while a
-write is in progress are gathered and written together in the next
-transaction, so under load the cost of a commit is shared by many
-messages.  The same code keeps history in memory (C{":memory:"}) for
-C{--no-history}.
+between our own threads, and writes in the order they were asked for.
+Appends that arrive while a write is in progress are gathered and written
+together in the next transaction, so under load the cost of a commit is
+shared by many messages.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
+from zope.interface import implementer
+
+from globalchat.store.interface import IMessageStore, Known, Message, StoreError
 
 T = TypeVar("T")
 
 #: The schema version this code writes; older files are migrated up to it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -49,37 +54,9 @@ _MIGRATIONS: dict[int, list[str]] = {
         )""",
         "CREATE TABLE known (name TEXT PRIMARY KEY, display TEXT NOT NULL, seen REAL NOT NULL)",
     ],
+    # Version 2: the rooms a name was in when it left, for resuming clients.
+    2: ["ALTER TABLE known ADD COLUMN rooms TEXT NOT NULL DEFAULT '[]'"],
 }
-
-
-class StoreError(Exception):
-    """
-    The history cannot be used; C{str()} is one line for the user.
-    """
-
-
-@dataclass(frozen=True)
-class Message:
-    """
-    One message, as sent (C{id} still C{None}) or as stored.
-
-    @ivar time: UTC seconds since the epoch.
-    @ivar room: the room, or C{None} for a private message.
-    @ivar recipient: for a private message, the recipient's name key.
-    @ivar clientId: the id the sending client chose, for de-duplication.
-    @ivar id: server-assigned once stored: strictly increasing, never
-        reused.
-    """
-
-    time: float
-    room: str | None
-    sender: str
-    recipient: str | None
-    kind: str
-    text: str
-    clientId: str | None = None
-    id: int | None = None
-
 
 _COLUMNS = "time, room, sender, recipient, kind, text, client_id, id"
 
@@ -90,7 +67,8 @@ def _rows(cursor: sqlite3.Cursor) -> list[Message]:
 
 class _Database:
     """
-    The blocking half: runs only on the store's thread.
+    The blocking half: runs on the store's thread (and once at start-up,
+    before there is one, to check the file).
     """
 
     def __init__(self, path: str) -> None:
@@ -102,17 +80,19 @@ class _Database:
             self._db = sqlite3.connect(self._path, isolation_level=None,
                                        check_same_thread=False,
                                        uri=self._path.startswith("file:"))
-            self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            # WAL with NORMAL loses at most the last commits on power loss,
-            # never the database; a server crash loses nothing.
-            self._db.execute("PRAGMA synchronous = NORMAL")
+            # The version first: a file we must refuse is not even
+            # switched to WAL.
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self._path} was written by a newer globalchat (schema "
                     f"{version}); upgrade globalchat or move the file away"
                 )
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # WAL with NORMAL loses at most the last commits on power loss,
+            # never the database; a server crash loses nothing.
+            self._db.execute("PRAGMA synchronous = NORMAL")
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 with self._transaction():
                     for statement in _MIGRATIONS[target]:
@@ -138,6 +118,12 @@ class _Database:
 
         return Transaction()
 
+    def known(self) -> dict[str, Known]:
+        return {
+            name: Known(display, tuple(json.loads(rooms)))
+            for name, display, rooms in self._db.execute("SELECT name, display, rooms FROM known")
+        }
+
     def append(self, drafts: list[Message]) -> list[tuple[Message, bool]]:
         results = []
         with self._transaction():
@@ -157,18 +143,17 @@ class _Database:
                 results.append((replace(draft, id=cursor.lastrowid), False))
         return results
 
-    def history(self, room: str, limit: int, beforeId: int | None) -> list[Message]:
+    def history(self, room: str, limit: int) -> list[Message]:
         rows = _rows(self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?",
-            (room, beforeId if beforeId is not None else 2**62, limit)))
+            f"SELECT {_COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?",
+            (room, limit)))
         return rows[::-1]
 
-    def missed(self, name: str, rooms: list[str], afterId: int) -> list[Message]:
+    def missed(self, recipient: str, rooms: list[str], afterId: int) -> list[Message]:
         marks = ",".join("?" * len(rooms))
         return _rows(self._db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE id > ? AND (room IN ({marks})"
-            " OR recipient = ? OR (room IS NULL AND sender = ?)) ORDER BY id",
-            (afterId, *rooms, name, name)))
+            " OR recipient = ?) ORDER BY id", (afterId, *rooms, recipient)))
 
     def queue(self, recipient: str, messageId: int) -> None:
         self._db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?)", (recipient, messageId))
@@ -182,14 +167,12 @@ class _Database:
             self._db.execute("DELETE FROM pending WHERE recipient = ?", (recipient,))
         return rows
 
-    def remember(self, key: str, display: str, now: float) -> None:
+    def remember(self, key: str, known: Known, now: float) -> None:
         self._db.execute(
-            "INSERT INTO known VALUES (?, ?, ?) ON CONFLICT (name)"
-            " DO UPDATE SET display = excluded.display, seen = excluded.seen",
-            (key, display, now))
-
-    def isKnown(self, key: str) -> bool:
-        return self._db.execute("SELECT 1 FROM known WHERE name = ?", (key,)).fetchone() is not None
+            "INSERT INTO known (name, display, seen, rooms) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET display = excluded.display,"
+            " seen = excluded.seen, rooms = excluded.rooms",
+            (key, known.display, now, json.dumps(list(known.rooms))))
 
     def prune(self, before: float | None, keepPerRoom: int | None) -> int:
         removed = 0
@@ -206,51 +189,56 @@ class _Database:
                     " WHERE room IS NOT NULL) WHERE n > ?)", (keepPerRoom,)).rowcount
         return removed
 
-    def lastId(self) -> int:
-        return self._db.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
-
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
 
 
+@implementer(IMessageStore)
 class MessageStore:
     """
-    The history, every call returning a L{Deferred}.
+    The history in an SQLite file.
 
-    @param path: the SQLite file, or C{":memory:"} for history that lives
-        only as long as the server.
+    @param path: the file (or an SQLite C{file:} URI).
     """
+
+    log = Logger()
 
     def __init__(self, reactor, path: str) -> None:
         self._reactor = reactor
         self._database = _Database(path)
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="globalchat-store")
-        self._batch: list[tuple[Message, Deferred[tuple[Message, bool]]]] = []
+        self._batch: list[tuple[list[Message], Deferred[list[tuple[Message, bool]]]]] = []
         self._writing = False
 
     def _run(self, f: Callable[..., T], *args: object) -> Deferred[T]:
         return deferToThreadPool(self._reactor, self._pool, f, *args)
 
-    def open(self) -> Deferred[None]:
-        """
-        Start the store's thread and open (creating or migrating) the
-        database; fails with L{StoreError} for a file that cannot be used,
-        which is then left untouched.
-        """
-        self._pool.start()
-        d = self._run(self._database.open)
-        d.addErrback(lambda f: (self._pool.stop(), f)[1])
-        return d
+    def load(self) -> dict[str, Known]:
+        # Opened and closed again here, on the main thread: twistd forks
+        # into the background after this, and an SQLite connection must
+        # not cross a fork.
+        self._database.open()
+        try:
+            return self._database.known()
+        finally:
+            self._database.close()
 
-    def append(self, draft: Message) -> Deferred[tuple[Message, bool]]:
-        """
-        Store C{draft}; fires with the stored message and whether it was a
-        duplicate of one already stored (same sender and client id).
-        """
-        d: Deferred[tuple[Message, bool]] = Deferred()
-        self._batch.append((draft, d))
+    def start(self) -> None:
+        self._pool.start()
+
+        def failed(failure: Failure) -> None:
+            # load() just opened the same file: only a change behind our
+            # back gets here, and a chat that cannot store must not run.
+            self.log.critical("{error}; stopping", error=failure.getErrorMessage())
+            self._reactor.stop()
+
+        self._run(self._database.open).addErrback(failed)
+
+    def append(self, drafts: list[Message]) -> Deferred[list[tuple[Message, bool]]]:
+        d: Deferred[list[tuple[Message, bool]]] = Deferred()
+        self._batch.append((drafts, d))
         if not self._writing:
             self._flush()
         return d
@@ -259,9 +247,11 @@ class MessageStore:
         batch, self._batch = self._batch, []
         self._writing = True
 
-        def written(results):
-            for (_, d), result in zip(batch, results):
-                d.callback(result)
+        def written(results: list[tuple[Message, bool]]) -> None:
+            start = 0
+            for drafts, d in batch:
+                d.callback(results[start : start + len(drafts)])
+                start += len(drafts)
 
         def failed(failure):
             for _, d in batch:
@@ -272,64 +262,28 @@ class MessageStore:
             if self._batch:
                 self._flush()
 
-        self._run(self._database.append, [draft for draft, _ in batch]).addCallbacks(
-            written, failed).addBoth(next)
+        drafts = [draft for drafts, _ in batch for draft in drafts]
+        self._run(self._database.append, drafts).addCallbacks(written, failed).addBoth(next)
 
-    def history(self, room: str, limit: int, beforeId: int | None = None) -> Deferred[list[Message]]:
-        """
-        The last C{limit} messages of C{room} (before C{beforeId}), oldest first.
-        """
-        return self._run(self._database.history, room, limit, beforeId)
+    def history(self, room: str, limit: int) -> Deferred[list[Message]]:
+        return self._run(self._database.history, room, limit)
 
-    def missed(self, name: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
-        """
-        What C{name} has not seen since C{afterId}: its rooms' messages and
-        its private messages, in id order.
-        """
-        return self._run(self._database.missed, name, rooms, afterId)
+    def missed(self, recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
+        return self._run(self._database.missed, recipient, rooms, afterId)
 
     def queue(self, recipient: str, messageId: int) -> Deferred[None]:
-        """
-        Keep a private message for C{recipient} until it next logs in.
-        """
         return self._run(self._database.queue, recipient, messageId)
 
     def takePending(self, recipient: str) -> Deferred[list[Message]]:
-        """
-        The queued private messages of C{recipient}, removed from the queue.
-        """
         return self._run(self._database.takePending, recipient)
 
-    def remember(self, key: str, display: str, now: float) -> Deferred[None]:
-        """
-        Record that a name logged in, so messages to it can be queued.
-        """
-        return self._run(self._database.remember, key, display, now)
-
-    def isKnown(self, key: str) -> Deferred[bool]:
-        """
-        Whether a name has ever logged in.
-        """
-        return self._run(self._database.isKnown, key)
+    def remember(self, key: str, known: Known, now: float) -> Deferred[None]:
+        return self._run(self._database.remember, key, known, now)
 
     def prune(self, before: float | None, keepPerRoom: int | None) -> Deferred[int]:
-        """
-        Delete room messages older than C{before} or beyond the newest
-        C{keepPerRoom} of their room (queued private messages are kept
-        until delivered); fires with how many went.
-        """
         return self._run(self._database.prune, before, keepPerRoom)
 
-    def lastId(self) -> Deferred[int]:
-        """
-        The newest message id.
-        """
-        return self._run(self._database.lastId)
-
     def close(self) -> Deferred[None]:
-        """
-        Finish pending work, close the database and stop the thread.
-        """
         if not self._pool.started:
             return succeed(None)
         d = self._run(self._database.close)

@@ -1,0 +1,128 @@
+"""
+What the chat needs from a history store, whichever keeps it.
+
+The hub is written against L{IMessageStore} only, so the same chat logic
+runs on SQLite (L{globalchat.store.sqlite}) and on the in-memory store of
+C{--no-history} (L{globalchat.store.memory}), and is tested on the latter
+without threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twisted.internet.defer import Deferred
+from zope.interface import Interface
+
+
+class StoreError(Exception):
+    """
+    The history cannot be used; C{str()} is one line for the user.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """
+    One message, as sent (C{id} still C{None}) or as stored.
+
+    @ivar time: UTC seconds since the epoch.
+    @ivar room: the room's name key, or C{None} for a private message.
+    @ivar sender: the sender's name as shown.
+    @ivar recipient: for a private message, the recipient's name key.
+    @ivar kind: C{"msg"}, C{"act"} or C{"priv"}.
+    @ivar clientId: the id the sending client chose, for de-duplication.
+    @ivar id: server-assigned once stored: strictly increasing, never
+        reused.
+    """
+
+    time: float
+    room: str | None
+    sender: str
+    recipient: str | None
+    kind: str
+    text: str
+    clientId: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """
+    A name that has logged in before: private messages to it are kept
+    while it is away, and a client resuming under it gets its rooms back.
+
+    @ivar display: the name as its owner writes it.
+    @ivar rooms: the rooms it was in when it last left.
+    """
+
+    display: str
+    rooms: tuple[str, ...] = ()
+
+
+class IMessageStore(Interface):
+    """
+    Message history.  Everything after L{load} answers with a L{Deferred},
+    and calls are carried out in the order they were made.
+    """
+
+    def load() -> dict[str, Known]:
+        """
+        Check (creating or migrating) the history, blocking, before the
+        server starts, so that an unusable one is refused with a clear
+        error before anything listens.
+
+        @return: the known names, by name key.
+        @raise StoreError: when the history cannot be used.
+        """
+
+    def start() -> None:
+        """
+        Make the store ready for the calls below, once the server runs.
+        """
+
+    def append(drafts: list[Message]) -> Deferred[list[tuple[Message, bool]]]:
+        """
+        Store C{drafts} in order; fires with each stored message and
+        whether it duplicates one stored before (same sender and client
+        id: then the earlier message is returned, not stored again).
+        """
+
+    def history(room: str, limit: int) -> Deferred[list[Message]]:
+        """
+        The last C{limit} messages of C{room}, oldest first.
+        """
+
+    def missed(recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
+        """
+        The messages of C{rooms} and the private messages to C{recipient}
+        with an id above C{afterId}, in id order.
+        """
+
+    def queue(recipient: str, messageId: int) -> Deferred[None]:
+        """
+        Keep a private message for C{recipient} until it next logs in.
+        """
+
+    def takePending(recipient: str) -> Deferred[list[Message]]:
+        """
+        The private messages kept for C{recipient}, in id order, removed
+        from the queue.
+        """
+
+    def remember(key: str, known: Known, now: float) -> Deferred[None]:
+        """
+        Record that the name C{key} logged in or left.
+        """
+
+    def prune(before: float | None, keepPerRoom: int | None) -> Deferred[int]:
+        """
+        Delete room messages older than C{before} or beyond the newest
+        C{keepPerRoom} of their room (private messages still queued are
+        kept); fires with how many went.
+        """
+
+    def close() -> Deferred[None]:
+        """
+        Finish what was asked and release the store.
+        """
