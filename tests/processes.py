@@ -11,10 +11,13 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import unittest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +135,14 @@ def client(*args: str, input: bytes = b"", timeout: float = 20,
     )
 
 
+def untagged(output: bytes) -> list[str]:
+    """
+    The lines of C{globalchat-client --raw} output without their tags,
+    whose client ids change from run to run.
+    """
+    return [re.sub(r"^@\S+ ", "", line) for line in output.decode().splitlines()]
+
+
 class RawClient:
     """
     A plain socket, as C{nc} would use.
@@ -159,3 +170,196 @@ class RawClient:
 
     def readLines(self, count: int) -> list[str]:
         return [self.readLine() for _ in range(count)]
+
+
+class PipedClient:
+    """
+    A C{globalchat-client} whose input the test writes while it runs, at
+    its own pace, and whose output is collected as it comes.
+    """
+
+    def __init__(self, testCase, *args: str) -> None:
+        env = environment()
+        env["XDG_CONFIG_HOME"] = str(Path(testCase.mktemp()).resolve())
+        self.process = subprocess.Popen(
+            [*command("globalchat-client", "globalchat.client"), *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )
+        testCase.addCleanup(self._kill)
+        self._changed = threading.Condition()
+        self._output = {"stdout": b"", "stderr": b""}
+        self._readers = [
+            threading.Thread(target=self._collect, args=(name, getattr(self.process, name)),
+                             daemon=True)
+            for name in self._output
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _collect(self, name: str, stream) -> None:
+        for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
+            with self._changed:
+                self._output[name] += chunk
+                self._changed.notify_all()
+
+    @property
+    def stdout(self) -> str:
+        with self._changed:
+            return self._output["stdout"].decode("utf-8", "replace")
+
+    @property
+    def stderr(self) -> str:
+        with self._changed:
+            return self._output["stderr"].decode("utf-8", "replace")
+
+    def waitFor(self, text: str, timeout: float = 10) -> None:
+        """
+        Wait until C{text} has been printed on standard output.
+        """
+        with self._changed:
+            if not self._changed.wait_for(lambda: text.encode() in self._output["stdout"], timeout):
+                raise AssertionError(f"client never printed {text!r}:\n{self.stdout}\n{self.stderr}")
+
+    def feed(self, lines: list[str], pace: float) -> threading.Thread:
+        """
+        Write C{lines}, one every C{pace} seconds, from a thread of its own.
+        """
+        def write() -> None:
+            for line in lines:
+                self.process.stdin.write(line.encode("utf-8") + b"\n")
+                self.process.stdin.flush()
+                time.sleep(pace)
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        return writer
+
+    def finish(self, timeout: float = 20) -> int:
+        """
+        End the input and return the exit status once the client is done.
+        """
+        self.process.stdin.close()
+        code = self.process.wait(timeout)
+        for reader in self._readers:
+            reader.join(timeout)
+        return code
+
+    def _kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if not self.process.stdin.closed:
+            self.process.stdin.close()
+
+
+class TCPProxy:
+    """
+    A relay on 127.0.0.1 to a server's port, whose connections a test can
+    break as a failing network would.
+    """
+
+    def __init__(self, testCase, port: int) -> None:
+        self._target = port
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._wake, self._waker = socket.socketpair()
+        self._cuts: list[tuple[float, threading.Event]] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._relay, daemon=True)
+        self._thread.start()
+        testCase.addCleanup(self.close)
+
+    def cut(self, holdServerSide: float = 0) -> None:
+        """
+        Break every connection now: the client gets a reset; the server's
+        side stays open, silent, for C{holdServerSide} seconds, as when
+        the path between them died without a word.
+        """
+        done = threading.Event()
+        with self._lock:
+            self._cuts.append((holdServerSide, done))
+        self._waker.send(b"x")
+        if not done.wait(10):
+            raise AssertionError("the proxy did not cut its connections")
+
+    def close(self) -> None:
+        self._closed = True
+        self._waker.send(b"x")
+        self._thread.join(10)
+        for sock in (self._listener, self._wake, self._waker):
+            sock.close()
+
+    def _relay(self) -> None:
+        peers: dict[socket.socket, socket.socket] = {}
+        clients: set[socket.socket] = set()
+        held: dict[socket.socket, float] = {}
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake, selectors.EVENT_READ)
+            while not self._closed:
+                timeout = max(0, min(held.values()) - time.monotonic()) if held else None
+                for key, _ in selector.select(timeout):
+                    sock = key.fileobj
+                    if sock is self._listener:
+                        client, _ = self._listener.accept()
+                        server = socket.create_connection(("127.0.0.1", self._target))
+                        peers[client], peers[server] = server, client
+                        clients.add(client)
+                        selector.register(client, selectors.EVENT_READ)
+                        selector.register(server, selectors.EVENT_READ)
+                    elif sock is self._wake:
+                        sock.recv(4096)
+                        self._cutAll(selector, peers, clients, held)
+                    elif sock in held:
+                        if not sock.recv(65536):
+                            selector.unregister(sock)
+                            sock.close()
+                            del held[sock]
+                    elif sock in peers:
+                        data = sock.recv(65536)
+                        other = peers[sock]
+                        if data:
+                            other.sendall(data)
+                        else:
+                            for end in (sock, other):
+                                selector.unregister(end)
+                                end.close()
+                                del peers[end]
+                                clients.discard(end)
+                for sock, until in list(held.items()):
+                    if until <= time.monotonic():
+                        selector.unregister(sock)
+                        sock.close()
+                        del held[sock]
+            for sock in [*peers, *held]:
+                sock.close()
+
+    def _cutAll(self, selector, peers: dict, clients: set, held: dict) -> None:
+        with self._lock:
+            cuts, self._cuts = self._cuts, []
+        for hold, done in cuts:
+            for client in list(clients):
+                clients.remove(client)
+                server = peers.pop(client)
+                del peers[server]
+                selector.unregister(client)
+                # Closing with a zero linger sends a reset.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
+                held[server] = time.monotonic() + hold
+            done.set()
+
+
+def honouringPermissions() -> list[str]:
+    """
+    A command prefix under which a child cannot write a read-only file
+    even when the tests run as root: it runs without the capabilities
+    that override file permissions.
+    """
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise unittest.SkipTest("running as root without setpriv to drop capabilities")
+    return [setpriv, "--bounding-set=-dac_override,-fowner"]

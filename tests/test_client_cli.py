@@ -3,17 +3,22 @@ Tests for L{globalchat.client.cli}: the command line and the messages a
 user sees when connecting fails.
 """
 
+import io
+import sys
 from pathlib import Path
 
 from OpenSSL import SSL
 from twisted.internet import error
+from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import HostnameEndpoint
+from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from globalchat import tls
 from globalchat.client import cli
+from tests.test_client_session import POLICY, FakeEndpoint
 
 
 class ArgumentsTests(SynchronousTestCase):
@@ -64,6 +69,7 @@ class ArgumentsTests(SynchronousTestCase):
             (["h", "--fingerprint", "abc"], "64 hex digits"),
             (["h", "--ca", "/nonexistent"], "cannot read --ca"),
             (["h", "--endpoint", "tcp:h:1"], "--endpoint describes"),
+            (["h", "--no-reconnect", "--timeout", "0"], "--timeout"),
         ]:
             e = self.assertRaises(cli.UsageError, cli.parseArguments, argv)
             self.assertIn(expected, str(e))
@@ -142,3 +148,159 @@ class ExplainTests(SynchronousTestCase):
         """
         self.assertIn("add --tls", self.explain(error.ConnectionDone(), heardFrom=False))
         self.assertEqual(self.explain(error.ConnectionDone()), "h:1 closed the connection")
+
+
+class ClientTests(SynchronousTestCase):
+    """
+    L{cli.Client} on a fake endpoint: what the user is told about the
+    connection, and when the command ends.
+    """
+
+    def setUp(self):
+        self.stdout, self.stderr = io.StringIO(), io.StringIO()
+        self.patch(sys, "stdout", self.stdout)
+        self.patch(sys, "stderr", self.stderr)
+        self.clock = Clock()
+        self.endpoint = FakeEndpoint()
+
+    def start(self, *argv, interactive=False):
+        client = cli.Client(self.clock, cli.parseArguments(["h", "1", "--name", "John", *argv]),
+                            interactive)
+        connecting = ensureDeferred(client.connect(self.endpoint, POLICY))
+        self.connection = self.endpoint.accept()
+        self.assertTrue(self.successResultOf(connecting))
+        self.connection.say("Hello Good morning !!!! ::: John")
+        return client
+
+    def test_statusLines(self):
+        """
+        The user is told of the drop, each reconnection attempt with its
+        delay, and the return, on standard error.
+        """
+        client = self.start()
+        client.inputLine(b"hi")
+        self.connection.drop()
+        self.clock.advance(1)
+        self.endpoint.refuse()
+        self.clock.advance(2)
+        self.endpoint.accept().say("Hello Good morning !!!! ::: John")
+        self.assertEqual(self.stderr.getvalue().splitlines(), [
+            "* disconnected: h:1 closed the connection",
+            "* reconnecting to h:1 in 1.0 s",
+            "* reconnecting to h:1 in 2.0 s",
+            "* back on h:1 as John",
+        ])
+        self.assertNoResult(client.done)
+
+    def test_pipeGivesUp(self):
+        """
+        From a pipe, not getting back within --timeout ends the command
+        with one line saying so, and exit status 1.
+        """
+        client = self.start("--timeout", "5")
+        client.inputLine(b"hi")
+        client.inputEnded()
+        self.connection.drop()
+        for delay in (1, 2):
+            self.clock.advance(delay)
+            self.endpoint.refuse()
+        self.clock.advance(2)
+        self.assertEqual(self.successResultOf(client.done), 1)
+        self.assertEqual(self.stderr.getvalue().splitlines()[-1],
+                         "globalchat-client: could not reconnect to h:1 within 5 s; "
+                         "1 line(s) not sent or not answered")
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_pipeDoneAfterResume(self):
+        """
+        A pipe that ended while disconnected exits 0 once its lines are
+        answered on the new connection.
+        """
+        client = self.start()
+        client.inputLine(b"hi")
+        client.inputEnded()
+        self.connection.drop()
+        self.clock.advance(1)
+        connection = self.endpoint.accept()
+        connection.say("Hello Good morning !!!! ::: John")
+        self.assertNoResult(client.done)
+        connection.say("@id=1 MSG #lobby <John> hi")
+        self.assertEqual(self.successResultOf(client.done), 0)
+
+    def test_interactiveKeepsTrying(self):
+        """
+        On a terminal, reconnecting goes on until the user quits: /quit
+        while disconnected ends the command at once.
+        """
+        client = self.start(interactive=True)
+        self.connection.drop()
+        for delay in (1, 2, 4, 8, 16, 30):
+            self.clock.advance(delay)
+            self.endpoint.refuse()
+        self.assertNoResult(client.done)
+        client.inputLine(b"/quit")
+        self.assertEqual(self.successResultOf(client.done), 0)
+
+    def test_quitNotResumed(self):
+        """
+        The server hangs up after /quit: the command ends instead of
+        reconnecting.
+        """
+        client = self.start()
+        client.inputLine(b"/quit")
+        self.connection.say("OK /quit")
+        self.connection.drop(error.ConnectionDone())
+        self.assertEqual(self.successResultOf(client.done), 0)
+        self.assertEqual(self.stderr.getvalue(), "")
+
+    def test_noReconnect(self):
+        """
+        With --no-reconnect, a drop ends the command, as it always did.
+        """
+        client = self.start("--no-reconnect")
+        self.connection.drop(error.ConnectionDone())
+        self.assertEqual(self.successResultOf(client.done), 1)
+        self.assertEqual(self.stderr.getvalue(), "globalchat-client: h:1 closed the connection\n")
+
+    def test_refusedForGood(self):
+        """
+        A ban when logging in again ends the command with the reason.
+        """
+        client = self.start()
+        self.connection.drop()
+        self.clock.advance(1)
+        self.endpoint.accept().say("ERROR banned")
+        self.assertEqual(self.successResultOf(client.done), 1)
+        self.assertEqual(self.stderr.getvalue().splitlines()[-1],
+                         "globalchat-client: h:1 refused to take us back: banned")
+
+    def test_passwordReadOnce(self):
+        """
+        The password read for the first login is given again on
+        reconnection, not read again.
+        """
+        password = Path(self.mktemp())
+        password.write_text("sesame\n")
+        client = cli.Client(self.clock, cli.parseArguments(
+            ["h", "1", "--name", "John", "--password-file", str(password)]), False)
+        ensureDeferred(client.connect(self.endpoint, POLICY))
+        connection = self.endpoint.accept()
+        connection.sent()
+        connection.say("AUTH John")
+        password.write_text("changed\n")
+        connection.say("Hello Good morning !!!! ::: John")
+        connection.drop()
+        self.clock.advance(1)
+        connection = self.endpoint.accept()
+        connection.say("AUTH John")
+        self.assertEqual(connection.sent(), ["@resume=0 John", "sesame"])
+
+    def test_rawKeepsTags(self):
+        """
+        --raw prints lines exactly as they came, tags included, but a
+        stored message only once.
+        """
+        self.start("--raw")
+        self.connection.say("@id=3 MSG #lobby <Ann> hi", "@id=3 MSG #lobby <Ann> hi")
+        self.assertEqual(self.stdout.getvalue().splitlines(), [
+            "Hello Good morning !!!! ::: John", "@id=3 MSG #lobby <Ann> hi"])

@@ -5,7 +5,38 @@ Tests for L{globalchat.client.protocol}.
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from globalchat.client.protocol import ChatClientProtocol, PendingReplies
+from globalchat.client.protocol import (
+    ChatClientProtocol,
+    Outgoing,
+    PendingReplies,
+    splitTags,
+    takesClientId,
+)
+
+
+class WireTests(SynchronousTestCase):
+    """
+    Tags and the kinds of lines.
+    """
+
+    def test_splitTags(self):
+        """
+        A first word starting with C{@} is tags; a key may have no value.
+        """
+        self.assertEqual(splitTags("@id=42;cid=k7.1 MSG #lobby <John> hi"),
+                         ({"id": "42", "cid": "k7.1"}, "MSG #lobby <John> hi"))
+        self.assertEqual(splitTags("@tags John"), ({"tags": ""}, "John"))
+        self.assertEqual(splitTags("MSG #lobby <Ann> @you"), ({}, "MSG #lobby <Ann> @you"))
+
+    def test_takesClientId(self):
+        """
+        The lines the server stores (chat lines, // lines, /me, /msg) take
+        a client id; other commands do not.
+        """
+        for line in ["hello", "//etc", "/me waves", "/MSG ann hi"]:
+            self.assertTrue(takesClientId(line), line)
+        for line in ["/who", "/join dev", "/history", "/message"]:
+            self.assertFalse(takesClientId(line), line)
 
 
 class PendingRepliesTests(SynchronousTestCase):
@@ -86,6 +117,49 @@ class PendingRepliesTests(SynchronousTestCase):
         replies.received("MSG #lobby <Johnny> hi")
         self.assertEqual((len(replies), replies.name), (0, "Johnny"))
 
+    def test_clientIdAcknowledges(self):
+        """
+        Our own copy with C{cid=} answers the line sent with that id, live
+        or from history, even if older lines are unanswered; a copy
+        nothing awaits (answered already) answers nothing, not even an
+        identical later line.
+        """
+        replies = PendingReplies()
+        replies.sent(b"John")
+        replies.received("greeting")
+        replies.sent(b"ok", "k.1")
+        replies.sent(b"/who")
+        replies.sent(b"ok", "k.2")
+        answered = replies.received("@id=9;cid=k.2 HIST 2026-11-27T18:00:00Z MSG #lobby <John> ok")
+        self.assertEqual(answered, Outgoing(b"ok", "k.2"))
+        self.assertEqual(replies.received("@id=8;cid=k.1 MSG #lobby <John> ok"), Outgoing(b"ok", "k.1"))
+        self.assertIsNone(replies.received("@id=8;cid=k.1 MSG #lobby <John> ok"))
+        self.assertEqual(replies.takeUnanswered(), [Outgoing(b"/who")])
+
+    def test_takeUnanswered(self):
+        """
+        The user's unanswered lines, not logins or passwords, are taken to
+        be sent again; nothing is pending afterwards.
+        """
+        replies = PendingReplies()
+        replies.sentLogin("John")
+        replies.received("AUTH John")
+        replies.sentPassword()
+        replies.sent(b"hi", "k.1")
+        replies.sent(b"/who")
+        self.assertEqual(replies.takeUnanswered(), [Outgoing(b"hi", "k.1"), Outgoing(b"/who")])
+        self.assertEqual(len(replies), 0)
+
+    def test_refusedLoginNotCounted(self):
+        """
+        A name sent on the user's behalf, refused, is not one of the
+        user's errors; it is answered all the same.
+        """
+        replies = PendingReplies()
+        replies.sentLogin("John")
+        replies.received("ERROR the name John is taken, choose another")
+        self.assertEqual((len(replies), replies.errors, replies.name), (0, 0, None))
+
     def test_unsolicitedLinesIgnored(self):
         """
         Lines when nothing is pending change nothing.
@@ -101,36 +175,34 @@ class ChatClientProtocolTests(SynchronousTestCase):
     """
 
     def setUp(self):
-        self.lines = []
-        self.lost = []
-        self.protocol = ChatClientProtocol(self.lines.append, self.lost.append)
+        self.events = []
+        self.protocol = ChatClientProtocol(self)
         self.transport = StringTransport()
         self.protocol.makeConnection(self.transport)
 
-    def test_sendsLines(self):
-        """
-        Lines are sent as they are, LF-terminated; blank ones are not sent
-        because the server would not answer them.
-        """
-        self.assertTrue(self.protocol.sendChatLine(b"John"))
-        self.assertFalse(self.protocol.sendChatLine(b" \t"))
-        self.assertTrue(self.protocol.sendChatLine(b"\xff"))
-        self.assertEqual(self.transport.value(), b"John\n\xff\n")
-        self.assertEqual(len(self.protocol.replies), 2)
+    def connectionMade(self, protocol):
+        self.events.append(("made", protocol))
+
+    def lineReceived(self, protocol, line):
+        self.events.append(("line", line))
+
+    def connectionLost(self, protocol, reason):
+        self.events.append(("lost", reason))
 
     def test_receivesCRLF(self):
         """
-        Server lines arrive as text without their line ending, and answer
-        what we sent.
+        The connection is announced; server lines arrive as text, tags
+        included, without their line ending.
         """
-        self.protocol.sendChatLine(b"John")
-        self.protocol.dataReceived(b"Hello Good morning !!!! ::: John\r\n* Ann joined\r\n")
-        self.assertEqual(self.lines, ["Hello Good morning !!!! ::: John", "* Ann joined"])
-        self.assertEqual(len(self.protocol.replies), 0)
+        self.protocol.dataReceived(b"@id=1 MSG #lobby <Ann> hi\r\nHello\n\xff\r\n")
+        self.assertEqual(self.events, [
+            ("made", self.protocol), ("line", "@id=1 MSG #lobby <Ann> hi"),
+            ("line", "Hello"), ("line", "\ufffd"),
+        ])
 
     def test_connectionLost(self):
         """
         The end of the connection is passed on.
         """
         self.protocol.connectionLost("reason")
-        self.assertEqual(self.lost, ["reason"])
+        self.assertEqual(self.events[-1], ("lost", "reason"))

@@ -2,6 +2,7 @@
 Tests for L{globalchat.client.render}.
 """
 
+import calendar
 import time
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -49,3 +50,26 @@ class RenderTests(SynchronousTestCase):
         self.assertTrue(shown.startswith("09:05 "))
         self.assertIn("\x1b[", shown)
         self.assertIn("hi", shown)
+
+    def test_tagsStripped(self):
+        """
+        Tags are for programs: not shown.
+        """
+        self.assertEqual(render("@id=42;cid=k7.1 MSG #lobby <John> hi"), "#lobby <John> hi")
+
+    def test_stored(self):
+        """
+        A stored message shows the local time it was sent instead of the
+        time it arrived, with the date if not today, dimmed on a terminal.
+        """
+        sent = calendar.timegm((2026, 11, 27, 18, 10, 2, 0, 0, 0))
+        local = time.strftime("%H:%M", time.localtime(sent))
+        line = "@id=41 HIST 2026-11-27T18:10:02Z MSG #lobby <Ann> hi"
+        self.assertEqual(render(line, now=sent + 60), f"[{local}] #lobby <Ann> hi")
+        self.assertEqual(render(line, now=sent + 3 * 86400),
+                         f"[{time.strftime('%Y-%m-%d', time.localtime(sent))} {local}] "
+                         "#lobby <Ann> hi")
+        shown = render(line, colour=True, stamp=sent + 60, now=sent + 60)
+        self.assertEqual(shown, f"\x1b[2m[{local}] #lobby <Ann> hi\x1b[0m")
+        self.assertEqual(render("HIST yesterday MSG #lobby <Ann> hi"),
+                         "HIST yesterday MSG #lobby <Ann> hi")

@@ -10,7 +10,7 @@ import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.processes import RawClient, Server, client, command, environment
+from tests.processes import RawClient, Server, client, command, environment, untagged
 
 
 class RoomsTests(SynchronousTestCase):
@@ -61,7 +61,7 @@ class RoomsTests(SynchronousTestCase):
         script = b"hello from the client\n/msg Ann just for you\n/who\n"
         result = client("127.0.0.1", str(self.port), "--name", "John", "--raw", input=script)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(result.stdout.decode().splitlines(), [
+        self.assertEqual(untagged(result.stdout), [
             "Hello Good morning !!!! ::: John", "JOIN #lobby John",
             "MSG #lobby <John> hello from the client", "PRIV <John> @Ann just for you",
             "WHO #lobby Ann John", "OK /who",

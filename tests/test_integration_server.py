@@ -12,7 +12,9 @@ from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.processes import RawClient, Server, client, command, environment, twistd
+from tests.processes import (
+    RawClient, Server, client, command, environment, twistd, untagged,
+)
 
 GREETING = "Hello Good morning !!!! ::: John"
 
@@ -322,7 +324,7 @@ class ClientCertificateTests(SynchronousTestCase):
                         "--cert", str(self.pki / "alice.crt"), "--key", str(self.pki / "alice.key"),
                         "--raw", input=b"Mallory\nhi\n")
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertEqual(result.stdout.decode().splitlines(), [
+        self.assertEqual(untagged(result.stdout), [
             "Hello Good morning !!!! ::: alice", "NICK Mallory alice", "JOIN #lobby alice",
             "MSG #lobby <alice> hi"])
 

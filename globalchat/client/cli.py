@@ -5,7 +5,8 @@ C{globalchat-client}: chat from a terminal, or from a script through a pipe.
 On a terminal, typed lines go to the server and its lines are printed.
 From a pipe, every piped line is sent and the command exits once the
 server has answered the last one, so C{echo John | globalchat-client HOST}
-prints the greeting and returns.
+prints the greeting and returns.  Either way a dropped connection is
+resumed (L{globalchat.client.session}) unless C{--no-reconnect}.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
 from OpenSSL import SSL
 from twisted.internet import error as netError
@@ -25,7 +27,6 @@ from twisted.internet.endpoints import (
     wrapClientTLS,
 )
 from twisted.internet.interfaces import IHalfCloseableProtocol, IStreamClientEndpoint
-from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
@@ -33,8 +34,9 @@ from zope.interface import implementer
 
 from globalchat import tls
 from globalchat.client.knownhosts import KnownHost, KnownHosts
-from globalchat.client.protocol import ChatClientProtocol
+from globalchat.client.protocol import command, splitTags
 from globalchat.client.render import render
+from globalchat.client.session import RETRY_POLICY, ChatSession
 from globalchat.client.trust import TrustRefused, trustCreator
 
 DEFAULT_PORT = 12345
@@ -83,10 +85,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="accept a certificate seen for the first time without asking "
                              "(for scripts; it is then recorded in known_hosts)")
     parser.add_argument("--raw", action="store_true",
-                        help="print the server's lines exactly as they arrive")
+                        help="print the server's lines exactly as they arrive, tags "
+                             "included (a stored message is still printed once)")
     parser.add_argument("--timeout", default="10", metavar="SECONDS",
-                        help="how long to wait for the connection, and for the server's "
-                             "answers once the input has ended (default 10)")
+                        help="how long to wait for the connection, for the server's "
+                             "answers once the input has ended and, from a pipe, to "
+                             "reconnect after the connection dropped (default 10)")
+    parser.add_argument("--no-reconnect", action="store_true",
+                        help="exit when the connection drops instead of reconnecting "
+                             "and resuming where it left off")
     return parser
 
 
@@ -270,8 +277,9 @@ class _Input(LineReceiver):
 
 class Client:
     """
-    Ties one server connection to standard input and output and decides
-    when the command is done and with which exit status.
+    Ties a chat session to standard input and output, tells the user how
+    the connection is doing, and decides when the command is done and
+    with which exit status.
     """
 
     def __init__(self, reactor, options: dict, interactive: bool) -> None:
@@ -279,15 +287,14 @@ class Client:
         self._options = options
         self._interactive = interactive
         self._where = options["endpoint"] or f"{options['host']}:{options['port']}"
-        self._protocol: ChatClientProtocol | None = None
+        self._session: ChatSession | None = None
         self._stdio = None
         self._input: _Input | None = None
         self._inputEnded = False
         self._timer = None
         self._pinned = None
         self._known: KnownHost | None = None
-        self._held: list[bytes] = []
-        self._heardFrom = False
+        self._passwordGiven: str | None = None
         self.done: Deferred[int] = Deferred()
 
     async def run(self) -> int:
@@ -307,83 +314,119 @@ class Client:
             except Exception:
                 self._error(explain(Failure(), self._where))
                 return 1
+        # Decided once: every reconnection verifies the server the same way.
         endpoint, self._pinned = makeEndpoint(self._reactor, self._options, creator)
-        factory = Factory.forProtocol(lambda: ChatClientProtocol(self.serverLine, self.serverLost))
-        try:
-            self._protocol = await endpoint.connect(factory)
-        except Exception:
-            self._error(explain(Failure(), self._where, self._pinned))
+        if not await self.connect(endpoint):
             return 1
+        if self.done.called:
+            return await self.done
         if self._interactive:
             self._status(f"connected to {self._where}" + ("" if self._options["name"] else "; type your name"))
-        if self._options["name"]:
-            self._protocol.sendChatLine(self._options["name"].encode("utf-8"))
         from twisted.internet.stdio import StandardIO
 
         self._input = _Input(self)
         self._stdio = StandardIO(self._input, reactor=self._reactor)
-        # Read the input no faster than the server takes it.
-        self._protocol.transport.registerProducer(self._stdio, True)
-        code = await self.done
-        return code
+        self._session.setProducer(self._stdio)
+        return await self.done
+
+    async def connect(self, endpoint: IStreamClientEndpoint,
+                      retryPolicy: Callable[[int], float] = RETRY_POLICY) -> bool:
+        """
+        Start the chat session over C{endpoint}.
+
+        @return: whether the first connection was made; if not, the user
+            was told why.
+        """
+        self._session = ChatSession(
+            endpoint, self._reactor, self, name=self._options["name"],
+            reconnect=not self._options["no_reconnect"], timeout=self._options["timeout"],
+            retryPolicy=retryPolicy)
+        try:
+            await self._session.start()
+        except Exception:
+            self._error(explain(Failure(), self._where, self._pinned))
+            return False
+        return True
 
     def inputLine(self, line: bytes) -> None:
-        if self._protocol is None or self.done.called:
+        if self.done.called:
             return
-        self._held.append(line)
-        self._release()
-
-    def _release(self) -> None:
-        # Lines wait while a name or password is being answered.
-        while self._held and not self._protocol.replies.loggingIn:
-            self._protocol.sendChatLine(self._held.pop(0))
+        if (self._interactive and not self._session.connected
+                and command(line.decode("utf-8", "replace").strip()) == "quit"):
+            # Nobody to say goodbye to.  (From a pipe, the lines before it
+            # are still to be delivered.)
+            self.finish(0)
+            return
+        self._session.send(line)
 
     def inputEnded(self) -> None:
         self._inputEnded = True
         if self._interactive:
             self.finish(0)
-        else:
-            self._timer = self._reactor.callLater(self._options["timeout"], self._gaveUp)
+        elif self._session.connected:
+            self._waitForAnswers()
             self._checkDone()
 
-    def serverLine(self, text: str) -> None:
-        self._heardFrom = True
+    def serverLine(self, line: str) -> None:
         if self.done.called:
             # Lines that came with the last answer, once we are leaving.
             return
-        if not self._options["raw"]:
-            text = render(text, colour=self._interactive,
-                          stamp=self._reactor.seconds() if self._interactive else None)
+        text = line if self._options["raw"] else render(
+            line, colour=self._interactive,
+            stamp=self._reactor.seconds() if self._interactive else None)
         if text is not None:
             self._write(text)
-        if self._protocol.replies.passwordWanted:
-            password = self._password()
-            if password is None:
-                self.finish(1, f"{self._where} asks for a password: set GLOBALCHAT_PASSWORD "
-                               "or use --password-file")
-                return
-            self._protocol.sendPassword(password)
-        self._release()
-        if self._timer is not None:
-            self._timer.reset(self._options["timeout"])
+        if splitTags(line)[1] == "OK /quit":
+            # The server hangs up next: that is no reason to reconnect.
+            self.finish(1 if self._session.errors else 0)
+            return
+        if self._timer is not None and self._timer.active() and self._inputEnded:
+            self._waitForAnswers()
         self._checkDone()
 
-    def _write(self, text: str) -> None:
-        if self._stdio is not None:
-            self._stdio.write(text.encode("utf-8") + b"\n")
-        else:
-            sys.stdout.write(text + "\n")
+    def loggedIn(self, name: str, again: bool) -> None:
+        if again:
+            self._status(f"back on {self._where} as {name}")
+            self._cancelTimer()
+            if self._inputEnded:
+                self._waitForAnswers()
 
-    def serverLost(self, reason: Failure) -> None:
-        if self.done.called:
-            return
-        self.finish(1, explain(reason, self._where, self._pinned, self._heardFrom, self._known))
+    def disconnected(self, reason: Failure) -> None:
+        self._status("disconnected: " + explain(reason, self._where, self._pinned, True, self._known))
+        self._cancelTimer()
+        if not self._interactive:
+            self._wait(lambda: f"could not reconnect to {self._where} within "
+                               f"{self._options['timeout']:g} s; {self._session.unanswered} "
+                               "line(s) not sent or not answered")
 
-    def _password(self) -> str | None:
+    def reconnecting(self, delay: float) -> None:
+        self._status(f"reconnecting to {self._where} in {delay:.1f} s")
+
+    def nameTaken(self, name: str, delay: float) -> None:
+        self._status(f"{self._where} still holds the name {name} for the old connection; "
+                     f"trying again in {delay:.1f} s")
+
+    def failed(self, reason: Failure) -> None:
+        self.finish(1, explain(reason, self._where, self._pinned, self._session.heardFrom,
+                               self._known))
+
+    def refused(self, message: str) -> None:
+        self.finish(1, f"{self._where} refused to take us back: {message}")
+
+    def password(self) -> str | None:
         """
         The password, from --password-file, GLOBALCHAT_PASSWORD or, on a
-        terminal, a prompt without echo; never from the command line.
+        terminal, a prompt without echo; never from the command line.  The
+        one given first is given again on every reconnection.
         """
+        if self._passwordGiven is None:
+            self._passwordGiven = self._readPassword()
+        if self._passwordGiven is None:
+            self.finish(1, f"{self._where} asks for a password: set GLOBALCHAT_PASSWORD "
+                           "or use --password-file")
+        return self._passwordGiven
+
+    def _readPassword(self) -> str | None:
         if self._options["password_file"]:
             try:
                 with open(self._options["password_file"], encoding="utf-8") as f:
@@ -396,6 +439,12 @@ class Client:
         if self._interactive:
             return getpass.getpass(f"Password for {self._where}: ")
         return None
+
+    def _write(self, text: str) -> None:
+        if self._stdio is not None:
+            self._stdio.write(text.encode("utf-8") + b"\n")
+        else:
+            sys.stdout.write(text + "\n")
 
     def _accept(self, fingerprint: str) -> bool:
         """
@@ -416,15 +465,31 @@ class Client:
         # Nothing else is going on yet: a blocking read is the simplest prompt.
         return sys.stdin.readline().strip().lower() in ("y", "yes")
 
-    def _gaveUp(self) -> None:
+    def _waitForAnswers(self) -> None:
+        """
+        From a pipe whose input has ended: give the server --timeout
+        seconds of silence before giving up on the answers still due.
+        """
+        self._wait(lambda: f"{self._where} did not answer {self._session.unanswered} "
+                           f"line(s) within {self._options['timeout']:g} s")
+
+    def _wait(self, failure: Callable[[], str]) -> None:
+        """
+        Give up, saying C{failure()}, unless something happens within
+        --timeout.
+        """
+        self._cancelTimer()
+        self._timer = self._reactor.callLater(
+            self._options["timeout"], lambda: self.finish(1, failure()))
+
+    def _cancelTimer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
         self._timer = None
-        self.finish(1, f"{self._where} did not answer {len(self._protocol.replies)} line(s) "
-                       f"within {self._options['timeout']:g} s")
 
     def _checkDone(self) -> None:
-        if (self._inputEnded and not self._interactive and not self._held
-                and not self._protocol.replies):
-            self.finish(1 if self._protocol.replies.errors else 0)
+        if self._inputEnded and not self._interactive and self._session.idle:
+            self.finish(1 if self._session.errors else 0)
 
     def finish(self, code: int, message: str | None = None) -> None:
         """
@@ -432,12 +497,11 @@ class Client:
         """
         if self.done.called:
             return
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
+        self._cancelTimer()
         if message:
             self._error(message)
-        if self._protocol is not None:
-            self._protocol.transport.loseConnection()
+        if self._session is not None:
+            self._session.stop()
         if self._stdio is not None:
             self._stdio.loseConnection()
             self._input.closed.addCallback(lambda _: self.done.callback(code))

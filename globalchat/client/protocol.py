@@ -7,22 +7,42 @@ The server answers every non-empty line it is sent with exactly one
 closing line to the sender: the greeting (or an error) for a name, the
 sender's own copy (or an error) for a chat line, and C{OK /command} (or an
 error) for a command (docs/protocol.md).  Counting those answers is how a
-script piping lines in knows that everything it sent was taken.
+script piping lines in knows that everything it sent was taken; an own
+copy tagged with our client id (C{cid=}) is how a client resuming after a
+dropped connection knows which of its lines were stored.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 ERROR_PREFIX = "ERROR "
 
-#: Stands for the password among the lines awaiting an answer, so that
-#: the password itself is not kept.
-_PASSWORD = "\0password"
+#: The commands whose answer is the sender's own stored copy: lines that
+#: carry a client id so that re-sending them after a drop stores nothing
+#: twice.
+_STORED_COMMANDS = frozenset({"me", "msg"})
+
+
+def splitTags(line: str) -> tuple[dict[str, str], str]:
+    """
+    Split the C{@key=value;key} word a server line may start with from the
+    line itself (a key without a value maps to C{""}).
+    """
+    if not line.startswith("@"):
+        return {}, line
+    word, _, rest = line.partition(" ")
+    tags = {}
+    for item in word[1:].split(";"):
+        key, _, value = item.partition("=")
+        if key:
+            tags[key] = value
+    return tags, rest
 
 
 def isBlank(line: bytes) -> bool:
@@ -36,36 +56,104 @@ def isBlank(line: bytes) -> bool:
         return False
 
 
+def command(sent: str) -> str | None:
+    """
+    The lower-case command word of a line a user typed, or C{None} for a
+    chat line (including one escaped with C{//}).
+    """
+    if sent.startswith("//") or not sent.startswith("/"):
+        return None
+    return sent[1:].partition(" ")[0].lower()
+
+
+def takesClientId(sent: str) -> bool:
+    """
+    Whether the server stores C{sent} (a chat line, C{/me}, C{/msg}) and so
+    de-duplicates it by a client id.
+    """
+    name = command(sent)
+    return name is None or name in _STORED_COMMANDS
+
+
 def answers(sent: str, line: str, name: str) -> bool:
     """
-    Whether server line C{line} is the answer to C{sent}, a line sent by
-    C{name} once logged in: the sender's own copy of a chat line, action
-    or private message, or the C{OK} that ends a command's answer.
+    Whether server line C{line} (without tags) is the answer to C{sent}, a
+    line sent by C{name} once logged in: the sender's own copy of a chat
+    line, action or private message, or the C{OK} that ends a command's
+    answer.
     """
     words = line.split(" ", 3)
-    if sent.startswith("//") or not sent.startswith("/"):
+    verb = command(sent)
+    if verb is None:
         text = sent[1:] if sent.startswith("//") else sent
         return len(words) == 4 and words[0] == "MSG" and words[2] == f"<{name}>" and words[3] == text
-    command, _, arguments = sent[1:].partition(" ")
-    command = command.lower()
-    if command == "me":
+    arguments = sent[1:].partition(" ")[2]
+    if verb == "me":
         return line.split(" ", 4)[:1] == ["ACT"] and line.split(" ", 4)[3:] == [name, arguments.strip()]
-    if command == "msg":
+    if verb == "msg":
         text = arguments.strip().partition(" ")[2].strip()
         return len(words) == 4 and words[0] == "PRIV" and words[1] == f"<{name}>" and words[3] == text
-    return line == f"OK /{command}"
+    return line == f"OK /{verb}"
+
+
+@dataclass
+class Outgoing:
+    """
+    A line the user gave, on its way to the server: queued, or sent and
+    awaiting its answer.
+
+    @ivar clientId: the id it was sent with, kept so that re-sending it
+        after a dropped connection lets the server recognise it; C{None}
+        until it is first sent, and for lines the server does not store.
+    """
+
+    line: bytes
+    clientId: str | None = None
+
+    @property
+    def text(self) -> str:
+        """
+        The line as the server reads it.
+        """
+        return self.line.decode("utf-8", "replace").strip()
+
+
+@dataclass(frozen=True)
+class Login:
+    """
+    A name sent on the user's behalf when logging in again: answered like a
+    typed name, but never re-sent as it is (the next connection sends its
+    own).
+    """
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Password:
+    """
+    Stands for the password among the lines awaiting an answer, so that the
+    password itself is not kept.
+    """
+
+    text: str = ""
+
+
+Sent = Outgoing | Login | Password
 
 
 class PendingReplies:
     """
-    Which of the lines we sent the server has not answered yet.
+    Which of the lines we sent on one connection the server has not
+    answered yet.
 
     @ivar name: the name the server accepted, or C{None} before that.
-    @ivar errors: how many of our lines the server refused.
+    @ivar errors: how many of the user's lines the server refused (a
+        refused L{Login} is the caller's business, not the user's).
     """
 
     def __init__(self) -> None:
-        self._pending: deque[str] = deque()
+        self._pending: deque[Sent] = deque()
         self.name: str | None = None
         self.errors = 0
         self._candidate: str | None = None
@@ -80,48 +168,101 @@ class PendingReplies:
         """
         return self.name is None and (bool(self._pending) or self.passwordWanted)
 
+    @property
+    def head(self) -> Sent | None:
+        """
+        The oldest line still awaiting its answer.
+        """
+        return self._pending[0] if self._pending else None
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def sent(self, line: bytes, clientId: str | None = None) -> None:
+        """
+        Record a non-blank line the user gave, sent to the server.
+        """
+        self._pending.append(Outgoing(line, clientId))
+
+    def sentLogin(self, name: str) -> None:
+        """
+        Record a name sent on the user's behalf.
+        """
+        self._pending.append(Login(name))
+
     def sentPassword(self) -> None:
         """
         Record that the password was sent.
         """
         self.passwordWanted = False
-        self._pending.append(_PASSWORD)
+        self._pending.append(Password())
 
-    def __len__(self) -> int:
-        return len(self._pending)
+    def takeUnanswered(self) -> list[Outgoing]:
+        """
+        The user's lines that were not answered, oldest first, to be sent
+        again on the next connection; afterwards nothing is pending.
+        """
+        unanswered = [sent for sent in self._pending if isinstance(sent, Outgoing)]
+        self._pending.clear()
+        return unanswered
 
-    def sent(self, line: bytes) -> None:
+    def received(self, line: str) -> Sent | None:
         """
-        Record a non-blank line sent to the server.
-        """
-        self._pending.append(line.decode("utf-8", "replace").strip())
+        Match a line from the server against the oldest unanswered one, or,
+        for our own stored copy, against the line with its client id.
 
-    def received(self, text: str) -> None:
+        @return: the line it answers, if it answers one.
         """
-        Match a line from the server against the oldest unanswered one.
-        """
+        tags, text = splitTags(line)
         words = text.split(" ")
         if words[0] == "NICK" and len(words) == 3 and words[1] == self.name:
             self.name = words[2]
+        if "cid" in tags:
+            return self._acknowledged(tags["cid"])
         if not self._pending:
-            return
+            return None
         head = self._pending[0]
         if text.startswith(ERROR_PREFIX):
-            self.errors += 1
-        elif self.name is None and text.split(" ")[0] == "AUTH" and head != _PASSWORD:
-            self._candidate, self.passwordWanted = head, True
+            if not isinstance(head, Login):
+                self.errors += 1
+        elif self.name is None and words[0] == "AUTH" and not isinstance(head, Password):
+            self._candidate, self.passwordWanted = head.text, True
         elif self.name is None:
             # Before login the only other answer is the greeting.
-            self.name = self._candidate if head == _PASSWORD else head
-        elif not answers(head, text, self.name):
-            return
-        self._pending.popleft()
+            self.name = self._candidate if isinstance(head, Password) else head.text
+        elif not isinstance(head, Outgoing) or not answers(head.text, text, self.name):
+            return None
+        return self._pending.popleft()
+
+    def _acknowledged(self, clientId: str) -> Outgoing | None:
+        """
+        Our own stored copy came back, live or from history: whichever line
+        carried C{clientId} is answered, even if older ones are not (their
+        answers were lost with an earlier connection).
+        """
+        for sent in self._pending:
+            if isinstance(sent, Outgoing) and sent.clientId == clientId:
+                self._pending.remove(sent)
+                return sent
+        return None
+
+
+class ConnectionObserver(Protocol):
+    """
+    What a L{ChatClientProtocol} tells about its connection.
+    """
+
+    def connectionMade(self, protocol: ChatClientProtocol) -> None: ...
+
+    def lineReceived(self, protocol: ChatClientProtocol, line: str) -> None: ...
+
+    def connectionLost(self, protocol: ChatClientProtocol, reason: Failure) -> None: ...
 
 
 class ChatClientProtocol(LineReceiver):
     """
     A connection to a globalchat server, handing every line it receives to
-    C{onLine} as text and telling C{onLost} when it ends.
+    its observer as text (tags included).
     """
 
     delimiter = b"\n"
@@ -129,38 +270,16 @@ class ChatClientProtocol(LineReceiver):
     #: globalchat server, or a hostile one: hang up.
     MAX_LENGTH = 1024 * 1024
 
-    def __init__(
-        self, onLine: Callable[[str], None], onLost: Callable[[Failure], None]
-    ) -> None:
-        self._onLine = onLine
-        self._onLost = onLost
-        self.replies = PendingReplies()
+    def __init__(self, observer: ConnectionObserver) -> None:
+        self._observer = observer
+
+    def connectionMade(self) -> None:
+        self._observer.connectionMade(self)
 
     def lineReceived(self, line: bytes) -> None:
         if line.endswith(b"\r"):
             line = line[:-1]
-        text = line.decode("utf-8", "replace")
-        self.replies.received(text)
-        self._onLine(text)
-
-    def sendPassword(self, password: str) -> None:
-        """
-        Answer the server's AUTH with the password.
-        """
-        self.replies.sentPassword()
-        self.sendLine(password.encode("utf-8"))
-
-    def sendChatLine(self, line: bytes) -> bool:
-        """
-        Send one line, unless the server would ignore it as blank.
-
-        @return: whether it was sent.
-        """
-        if isBlank(line):
-            return False
-        self.replies.sent(line)
-        self.sendLine(line)
-        return True
+        self._observer.lineReceived(self, line.decode("utf-8", "replace"))
 
     def connectionLost(self, reason: Failure) -> None:
-        self._onLost(reason)
+        self._observer.connectionLost(self, reason)

@@ -5,14 +5,23 @@ Server lines as a person wants to read them.
 The wire format (docs/protocol.md) is plain enough for C{nc}, but a
 terminal deserves timestamps and colour; a pipe gets the same text
 without either, so scripts can match it.  C{--raw} skips all of this.
+
+Tags (message ids) are for programs and are not shown.  A stored message
+shown again (C{HIST}) carries the time it was sent, which is the time
+shown, and is dimmed on a terminal so that it does not pass for news.
 """
 
 from __future__ import annotations
 
+import calendar
 import time
 
+from globalchat.client.protocol import splitTags
+
 _COLOURS = (31, 32, 33, 34, 35, 36)
+_DIM = 2
 _RESET = "\x1b[0m"
+_HIST_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _colour(code: int, text: str, enabled: bool) -> str:
@@ -23,14 +32,20 @@ def _nameColour(name: str) -> int:
     return _COLOURS[sum(name.encode("utf-8")) % len(_COLOURS)]
 
 
-def render(line: str, colour: bool = False, stamp: float | None = None) -> str | None:
+def render(line: str, colour: bool = False, stamp: float | None = None,
+           now: float | None = None) -> str | None:
     """
     The human form of one server line, or C{None} for a line not worth
     showing (the C{OK} that ends a command's answer).
 
     @param colour: use ANSI colours (a terminal).
     @param stamp: prefix this time as C{HH:MM} (a terminal).
+    @param now: the current time, to tell a stored message of another day
+        by its date (default: the clock).
     """
+    line = splitTags(line)[1]
+    if line.startswith("HIST "):
+        return _renderStored(line, colour, time.time() if now is None else now)
     words = line.split(" ")
     kind = words[0]
 
@@ -80,3 +95,20 @@ def render(line: str, colour: bool = False, stamp: float | None = None) -> str |
     if stamp is not None:
         text = time.strftime("%H:%M ", time.localtime(stamp)) + text
     return text
+
+
+def _renderStored(line: str, colour: bool, now: float) -> str:
+    """
+    C{HIST TIME MESSAGE}: the message, after the local time it was sent
+    (and its date, if not today), dimmed in colour.
+    """
+    parts = line.split(" ", 2)
+    try:
+        _, sent, message = parts
+        when = calendar.timegm(time.strptime(sent, _HIST_TIME))
+    except ValueError:
+        return line
+    local = time.localtime(when)
+    shape = "%H:%M" if local[:3] == time.localtime(now)[:3] else "%Y-%m-%d %H:%M"
+    text = f"[{time.strftime(shape, local)}] {render(message) or message}"
+    return _colour(_DIM, text, colour)
