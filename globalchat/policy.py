@@ -109,7 +109,7 @@ class Limits:
 
     allow: list[Network] = field(default_factory=list)
     deny: list[Network] = field(default_factory=list)
-    maxClients: int | None = 1000
+    maxConnections: int | None = 1000
     maxPerIP: int | None = 20
     rate: float = 10.0
     burst: float = 30.0
@@ -171,8 +171,8 @@ class Gatekeeper:
             counted), or C{None} once counted; L{release} it later.
         """
         key = self._key(host)
-        if self.limits.maxClients is not None and self._total >= self.limits.maxClients:
-            return f"server full ({self.limits.maxClients} clients)"
+        if self.limits.maxConnections is not None and self._total >= self.limits.maxConnections:
+            return f"server full: at most {self.limits.maxConnections} connections at once"
         if self.limits.maxPerIP is not None and self._perIP[key] >= self.limits.maxPerIP:
             return f"too many connections from your address (max {self.limits.maxPerIP})"
         self._total += 1

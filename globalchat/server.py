@@ -76,6 +76,7 @@ class ChatProtocol(LineReceiver):
     _discarding = False
     _paused = False
     _pausedAt = 0.0
+    _drops: deque[float] | None = None
     _unsent = 0
     _gone = False
 
@@ -94,7 +95,6 @@ class ChatProtocol(LineReceiver):
         now = factory.clock.seconds()
         self._connectedAt = self._lastHeard = now
         self._bucket = TokenBucket(factory.limits.rate, factory.limits.burst, now)
-        self._drops: deque[float] = deque()
         self.transport.registerProducer(self, True)
         factory.connections.add(self)
         self._session = factory.hub.connect(self)
@@ -167,6 +167,9 @@ class ChatProtocol(LineReceiver):
         connection that keeps on.
         """
         limits = self.factory.limits
+        if self._drops is None:
+            # Made on the first dropped line: most connections never need it.
+            self._drops = deque()
         self._drops.append(now)
         while self._drops[0] <= now - limits.floodWindow:
             self._drops.popleft()

@@ -6,6 +6,7 @@ C{twistd globalchat}: command-line options and the service they build.
 from __future__ import annotations
 
 import ipaddress
+import resource
 import socket
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from globalchat import tls
 from globalchat.auth import PasswordChecker, loadPasswordFile
 from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
-from globalchat.chat.hub import DEFAULT_BACKLOG, Hub, checkText
+from globalchat.chat.hub import DEFAULT_ANNOUNCE_LIMIT, DEFAULT_BACKLOG, Hub, checkText
 from globalchat.chat.names import checkRoom
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
 from globalchat.expose.mapper import (
@@ -45,6 +46,9 @@ from globalchat.store.interface import StoreError
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
+
+#: Open files the server needs besides its connections.
+FILE_MARGIN = 32
 
 #: The history's file in the data directory.
 HISTORY_FILE = "history.sqlite3"
@@ -191,7 +195,7 @@ class Options(usage.Options):
          "Welcome line sent after the name; {name} is replaced by it."],
         ["default-room", None, "lobby", "The room everybody starts in."],
         ["motd", None, None, "A text file whose lines are shown after the greeting."],
-        ["max-clients", None, str(_DEFAULTS.maxClients), "Most connections at once; more get one error line."],
+        ["max-connections", None, str(_DEFAULTS.maxConnections), "Most connections at once; more get one error line."],
         ["max-per-ip", None, str(_DEFAULTS.maxPerIP), "Most connections from one address at once."],
         ["rate", None, f"{_DEFAULTS.rate:g}/s", "Lines a connection may send on average (10/s, 600/min)."],
         ["burst", None, f"{_DEFAULTS.burst:g}", "Lines a connection may send at once above the rate."],
@@ -218,6 +222,8 @@ class Options(usage.Options):
         ["history-days", None, None, "Delete room messages older than this many days "
                                      "(default: keep them)."],
         ["history-max", None, str(DEFAULT_HISTORY_MAX), "Most messages kept per room."],
+        ["announce-limit", None, str(DEFAULT_ANNOUNCE_LIMIT),
+         "Rooms with more members than this do not announce joins, parts and quits."],
     ]
 
     def __init__(self) -> None:
@@ -275,6 +281,8 @@ class Options(usage.Options):
         self["data-dir"] = Path(self["data-dir"])
         self["backlog"] = _positiveInt("backlog", self["backlog"], 1000, minimum=0)
         self["history-max"] = _positiveInt("history-max", self["history-max"], 10**9)
+        self["announce-limit"] = _positiveInt("announce-limit", self["announce-limit"], 10**6,
+                                              minimum=0)
         if self["history-days"] is not None:
             self["history-days"] = _positiveInt("history-days", self["history-days"], 100000)
         try:
@@ -312,7 +320,7 @@ class Options(usage.Options):
         idle = self["idle-timeout"]
         self["limits"] = Limits(
             allow=self["allow"], deny=self["deny"],
-            maxClients=_positiveInt("max-clients", self["max-clients"], 10**6),
+            maxConnections=_positiveInt("max-connections", self["max-connections"], 10**6),
             maxPerIP=_positiveInt("max-per-ip", self["max-per-ip"], 10**6),
             rate=rate, burst=_positiveInt("burst", self["burst"], 10**6),
             loginTimeout=_positiveInt("login-timeout", self["login-timeout"], 86400),
@@ -395,6 +403,25 @@ def _exposeWhenListening(
     listener.whenListening().addCallback(listening)
 
 
+def raiseFileLimit(wanted: int) -> None:
+    """
+    Let the server hold as many connections as it may accept: raise the
+    soft limit on open files (often 1024) to the hard limit, and say so,
+    and warn when even that is below C{wanted}.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        log.info("raised the open files limit from {soft} to {hard}", soft=soft, hard=hard)
+        soft = hard
+    # A few descriptors go to the listening ports, the history and logs.
+    if soft != resource.RLIM_INFINITY and wanted > soft - FILE_MARGIN:
+        log.warn(
+            "the open files limit ({limit}) allows about {usable} connections, fewer than "
+            "--max-connections {wanted}: raise it (ulimit -Hn, LimitNOFILE=) or lower "
+            "--max-connections", limit=soft, usable=soft - FILE_MARGIN, wanted=wanted)
+
+
 def _historyService(config: Options, reactor: IReactorTime) -> HistoryService:
     """
     The history the options ask for, checked now, so that a database that
@@ -430,13 +457,14 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     """
     if reactor is None:
         from twisted.internet import reactor
+    raiseFileLimit(config["limits"].maxConnections)
     history = _historyService(config, reactor)
     stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"],
               authenticate=PasswordChecker(stored).check if stored is not None else None,
               store=history.store, known=history.known, backlog=config["backlog"],
-              now=reactor.seconds)
+              announceLimit=config["announce-limit"], now=reactor.seconds)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes,
                           limits=config["limits"], clock=reactor)

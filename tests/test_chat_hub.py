@@ -408,3 +408,27 @@ class CertifiedNameTests(SynchronousTestCase):
         session.lineReceived("/nick bob")
         self.assertEqual(alice.lines(), ["ERROR your name comes from your certificate and cannot change"])
         self.assertEqual(hub.names, ["alice"])
+
+
+class AnnounceLimitTests(SynchronousTestCase):
+    """
+    Big rooms do not announce every arrival and departure to everybody.
+    """
+
+    def test_bigRoomQuiet(self):
+        """
+        Above the limit, only the one who joins or leaves sees it.
+        """
+        users = Users(Hub(announceLimit=2))
+        users.login("Ann", "Bob")
+        carl = Recorder()
+        session = users.hub.connect(carl)
+        session.lineReceived("Carl")
+        self.assertEqual(carl.lines()[1:], ["JOIN #lobby Carl"])
+        session.lineReceived("/part")
+        self.assertEqual(carl.lines(), ["PART #lobby Carl", "OK /part"])
+        session.lineReceived("/join lobby")
+        session.lineReceived("/quit")
+        self.assertEqual(users.lines("Ann") + users.lines("Bob"), [])
+        users.say("Bob", "/part")
+        self.assertEqual(users.lines("Ann"), ["PART #lobby Bob"])

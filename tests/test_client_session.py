@@ -373,7 +373,7 @@ class ReconnectTests(SessionTestCase):
         """
         self.logIn()
         connection = self.reconnect()
-        connection.say("ERROR server full (1000 clients)")
+        connection.say("ERROR server full: at most 1000 connections at once")
         connection.drop(error.ConnectionDone())
         self.assertEqual(self.events.events[-2:], [("disconnected",), ("reconnecting", 1.0)])
 

@@ -79,7 +79,7 @@ class GatekeeperTests(SynchronousTestCase):
         """
         Per-address and total limits; a released connection frees its slot.
         """
-        keeper = self.keeper(maxClients=3, maxPerIP=2)
+        keeper = self.keeper(maxConnections=3, maxPerIP=2)
         self.assertIsNone(keeper.admit("10.0.0.1"))
         self.assertIsNone(keeper.admit("10.0.0.1"))
         self.assertIn("too many connections", keeper.admit("10.0.0.1"))

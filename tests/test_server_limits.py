@@ -79,14 +79,14 @@ class LimitsTests(SynchronousTestCase):
         first.connectionLost(Failure(ConnectionDone()))
         self.assertFalse(self.connect(factory)[1].disconnecting)
 
-    def test_maxClients(self):
+    def test_maxConnections(self):
         """
         Past the total limit the server says it is full.
         """
-        factory = self.factory(maxClients=1)
+        factory = self.factory(maxConnections=1)
         self.connect(factory)
         _, second = self.connect(factory, host="203.0.113.9")
-        self.assertEqual(second.value(), b"ERROR server full (1 clients)\r\n")
+        self.assertEqual(second.value(), b"ERROR server full: at most 1 connections at once\r\n")
 
     def test_rateLimitThenCutOff(self):
         """

@@ -399,3 +399,39 @@ class SecurityLogTests(SynchronousTestCase):
         e = self.assertRaises(tap.StartupError, tap.makeService, options,
                               reactor=MemoryReactorClock())
         self.assertIn("cannot write --log-json", str(e))
+
+
+class FileLimitTests(SynchronousTestCase):
+    """
+    The server raises its own limit on open files as far as it may.
+    """
+
+    def setUp(self):
+        self.limits = []
+        self.patch(tap.resource, "setrlimit", lambda which, limits: self.limits.append(limits))
+        self.logged = []
+        globalLogPublisher.addObserver(self.logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
+
+    def messages(self):
+        return [formatEvent(e) for e in self.logged]
+
+    def test_raisedToHard(self):
+        """
+        The soft limit goes up to the hard limit, and the log says so.
+        """
+        self.patch(tap.resource, "getrlimit", lambda which: (1024, 65536))
+        tap.raiseFileLimit(10000)
+        self.assertEqual(self.limits, [(65536, 65536)])
+        self.assertEqual(self.messages(), ["raised the open files limit from 1024 to 65536"])
+
+    def test_tooLowWarns(self):
+        """
+        A hard limit below --max-connections is a warning naming both.
+        """
+        self.patch(tap.resource, "getrlimit", lambda which: (4096, 4096))
+        tap.raiseFileLimit(10000)
+        self.assertEqual(self.limits, [])
+        [message] = self.messages()
+        self.assertIn("the open files limit (4096) allows about 4064 connections", message)
+        self.assertIn("--max-connections 10000", message)

@@ -32,6 +32,10 @@ from globalchat.store.memory import MemoryStore
 #: How many of a room's last messages a joiner is shown (C{--backlog}).
 DEFAULT_BACKLOG = 20
 
+#: Rooms bigger than this do not announce arrivals and departures
+#: (C{--announce-limit}).
+DEFAULT_ANNOUNCE_LIMIT = 200
+
 #: Unicode's control characters (category Cc) but tab.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
@@ -141,8 +145,9 @@ class Session:
         self.pendingName: str | None = None
         self.tagged = False
         self.resumeFrom: int | None = None
-        #: Lines (str) and answers (bytes) waiting for an earlier answer.
-        self._held: deque[str | bytes] = deque()
+        #: Lines (str) and answers (bytes) waiting for an earlier answer;
+        #: made when first needed, as most sessions never wait.
+        self._held: deque[str | bytes] | None = None
         #: How many waits (password, history) are under way.
         self._busy = 0
         #: How many of its messages are being stored.
@@ -162,10 +167,18 @@ class Session:
             # Lines that follow /quit in the same read are not acted on.
             return
         if self._held or self._busy or (self._inflight and not isMessageLine(text)):
-            self._held.append(text)
+            self._hold(text)
         else:
             self._handle(text)
         self._hub.lineDone()
+
+    def _hold(self, item: str | bytes, first: bool = False) -> None:
+        if self._held is None:
+            self._held = deque()
+        if first:
+            self._held.appendleft(item)
+        else:
+            self._held.append(item)
 
     def _handle(self, text: str) -> None:
         try:
@@ -196,11 +209,11 @@ class Session:
         if self._releasing:
             # The answer to a held line: before the lines held after it.
             if self._busy or self._inflight:
-                self._held.appendleft(data)
+                self._hold(data, first=True)
             else:
                 self.participant.send(data)
         elif self._held or self._busy or self._inflight:
-            self._held.append(data)
+            self._hold(data)
         else:
             self.participant.send(data)
 
@@ -276,6 +289,7 @@ class Hub:
                  store: IMessageStore | None = None,
                  known: dict[str, Known] | None = None,
                  backlog: int = DEFAULT_BACKLOG,
+                 announceLimit: int = DEFAULT_ANNOUNCE_LIMIT,
                  now: Callable[[], float] = time.time) -> None:
         """
         @param authenticate: checks a password (C{--password-file}); with
@@ -283,6 +297,8 @@ class Hub:
         @param authFailed: told of each wrong password, for bans.
         @param store: the history (default: in memory).
         @param known: the names the store knows (L{IMessageStore.load}).
+        @param announceLimit: rooms with more members do not announce
+            arrivals and departures.
         @param now: the time messages are stamped with.
         """
         from globalchat.chat.commands import Commands
@@ -298,6 +314,7 @@ class Hub:
         self.store = store if store is not None else MemoryStore()
         self.known = dict(known or {})
         self.backlog = backlog
+        self.announceLimit = announceLimit
         self._now = now
         self._drafts: list[tuple[Session, Message]] = []
         self._batching = 0
@@ -452,7 +469,7 @@ class Hub:
         if new:
             room.members[names.key(session.name)] = session
             session.rooms[names.key(room.name)] = room
-            self.broadcast(wire.joined(room.name, session.name), room.members.values())
+            self.broadcast(wire.joined(room.name, session.name), self._audience(room, session))
             if room.topic:
                 session.send(wire.topic(room.name, "-", room.topic))
         session.current = room
@@ -474,13 +491,25 @@ class Hub:
         """
         return self._catchUp(session, self.store.history(names.key(room), limit))
 
+    def _audience(self, room: Room, session: Session) -> Iterable[Session]:
+        """
+        Who is told that C{session} came to or left C{room}: everybody in
+        it, or only C{session} itself in a room too big for that (each
+        arrival would be a line to every member, and in a room of
+        thousands nobody reads them).
+        """
+        if len(room.members) > self.announceLimit:
+            return (session,)
+        return room.members.values()
+
     def part(self, session: Session, room: Room, reason: str = "") -> None:
         """
         Take C{session} out of C{room}; an empty room is forgotten.
         """
         if names.key(room.name) not in session.rooms:
             raise ChatError(f"you are not in #{room.name}")
-        self.broadcast(wire.parted(room.name, session.name, reason), room.members.values())
+        self.broadcast(wire.parted(room.name, session.name, reason),
+                       self._audience(room, session))
         self._remove(session, room)
         if session.current is room:
             session.current = next(reversed(session.rooms.values()), None)
@@ -686,16 +715,17 @@ class Hub:
         and remember its rooms for when it resumes.
         """
         session.gone = True
-        session._held.clear()
+        session._held = None
         if session.name is None or self.sessions.get(names.key(session.name)) is not session:
             return
         self._remember(session, [room.name for room in session.rooms.values()])
-        others = [s for s in self.neighbours(session) if s is not session]
+        others = {id(member): member for room in session.rooms.values()
+                  for member in self._audience(room, session) if member is not session}
         for room in list(session.rooms.values()):
             self._remove(session, room)
         del self.sessions[names.key(session.name)]
         session.current = None
-        self.broadcast(wire.quit(session.name, reason), others)
+        self.broadcast(wire.quit(session.name, reason), others.values())
 
     def broadcast(self, data: bytes, sessions: Iterable[Session]) -> None:
         """
