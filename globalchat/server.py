@@ -63,27 +63,37 @@ class ChatProtocol(LineReceiver):
     reads is dropped after a bounded amount instead of growing the
     server's memory without end.
 
-    @ivar peer: the client's address, for logs.
+    Connections are what a server has most of, so their state lives in
+    slots: an instance dictionary would cost several hundred bytes each.
+
     """
+
+    __slots__ = ("factory", "transport", "connected", "MAX_LENGTH", "_host",
+                 "_session", "_firstLine", "_pending", "_discarding", "_paused", "_pausedAt",
+                 "_drops", "_unsent", "_gone", "_connectedAt", "_lastHeard", "_bucket")
 
     delimiter = b"\n"
     log = Logger()
 
-    peer = "?"
-    _session: Session | None = None
-    _firstLine = True
-    _pending = b""
-    _discarding = False
-    _paused = False
-    _pausedAt = 0.0
-    _drops: deque[float] | None = None
-    _unsent = 0
-    _gone = False
+    def __init__(self) -> None:
+        self.factory: ChatFactory | None = None
+        self.transport = None
+        self.connected = 0
+        self.MAX_LENGTH = DEFAULT_MAX_LINE_LENGTH
+        self._host = ""
+        self._session: Session | None = None
+        self._firstLine = True
+        self._pending = b""
+        self._discarding = False
+        self._paused = False
+        self._pausedAt = 0.0
+        self._drops: deque[float] | None = None
+        self._unsent = 0
+        self._gone = False
 
     def connectionMade(self) -> None:
         factory = self.factory
         self.MAX_LENGTH = factory.maxLineLength
-        self.peer = describePeer(self.transport.getPeer())
         self._host = getattr(self.transport.getPeer(), "host", "")
         refusal = factory.gatekeeper.admit(self._host)
         if refusal is not None:
@@ -99,6 +109,13 @@ class ChatProtocol(LineReceiver):
         factory.connections.add(self)
         self._session = factory.hub.connect(self)
         self.log.info("{peer} connected", peer=self.peer)
+
+    @property
+    def peer(self) -> str:
+        """
+        The client's address, for logs (made when asked: it is seldom).
+        """
+        return describePeer(self.transport.getPeer()) if self.transport is not None else "?"
 
     def dataReceived(self, data: bytes) -> None:
         """

@@ -112,7 +112,7 @@ class Commands:
 
     def cmd_part(self, session: Session, arguments: str) -> None:
         first, _, reason = arguments.partition(" ")
-        if first.startswith("#") or (first and names.key(first) in session.rooms):
+        if first.startswith("#") or (first and self._hub.rooms.get(names.key(first)) in session.rooms):
             room = self._hub.room(first)
         else:
             room, reason = self._room(session, ""), arguments

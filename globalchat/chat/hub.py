@@ -123,7 +123,8 @@ class Session:
     that would overtake such an answer are held and handled after it.
 
     @ivar name: the name the client logged in with, or C{None} before that.
-    @ivar rooms: the rooms it is in, by name key, in order of joining.
+    @ivar rooms: the rooms it is in, in order of joining (a list: most
+        people are in a room or two, and there are many sessions).
     @ivar current: the room its plain lines go to.
     @ivar gone: whether it has quit.
     @ivar pendingName: the name waiting for its password.
@@ -139,7 +140,7 @@ class Session:
         self._hub = hub
         self.participant = participant
         self.name: str | None = None
-        self.rooms: dict[str, Room] = {}
+        self.rooms: list[Room] = []
         self.current: Room | None = None
         self.gone = False
         self.pendingName: str | None = None
@@ -276,7 +277,8 @@ class Hub:
     @ivar defaultRoom: the room everybody starts in.
     @ivar motd: lines shown after the greeting.
     @ivar store: where messages are kept before anybody sees them.
-    @ivar known: every name that ever logged in, by name key.
+    @ivar known: every name that ever logged in and is not logged in now,
+        by name key.
     @ivar backlog: how many of a room's last messages a joiner is shown.
     """
 
@@ -396,15 +398,17 @@ class Hub:
             session.participant.send(wire.renamed(typed, name))
         for text in self.motd:
             session.participant.send(wire.info(text))
-        known = self.known.get(key)
+        # While it is here, the session stands for the name.
+        known = self.known.pop(key, None)
         rooms = (self.defaultRoom,)
         if session.resumeFrom is not None and known is not None and known.rooms:
             rooms = known.rooms
-        self._remember(session, known.rooms if known is not None else ())
+        self._remember(name, known.rooms if known is not None else (), away=False)
         for room in rooms:
             self._enter(session, room)
         if session.resumeFrom is not None:
-            shown = self.store.missed(key, list(session.rooms), session.resumeFrom)
+            shown = self.store.missed(key, [names.key(room.name) for room in session.rooms],
+                                      session.resumeFrom)
         else:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
         queued = self.store.takePending(key)
@@ -413,11 +417,17 @@ class Hub:
                                                key=lambda m: m.id))
         session.waitFor(self._catchUp(session, both))
 
-    def _remember(self, session: Session, rooms: Iterable[str]) -> None:
-        key = names.key(session.name)
-        self.known[key] = known = Known(session.name, tuple(rooms))
+    def _remember(self, name: str, rooms: Iterable[str], away: bool) -> None:
+        """
+        Record C{name} and its rooms in the store, and among the known
+        names while it is C{away}.
+        """
+        key = names.key(name)
+        known = Known(name, tuple(rooms))
+        if away:
+            self.known[key] = known
         self.store.remember(key, known, self._now()).addErrback(
-            lambda f: self.log.failure("remembering {name} failed", f, name=session.name))
+            lambda f: self.log.failure("remembering {name} failed", f, name=name))
 
     def _catchUp(self, session: Session, stored: Deferred[list[Message]]) -> Deferred[None]:
         """
@@ -465,10 +475,10 @@ class Hub:
         room = self.rooms.get(names.key(name))
         if room is None:
             room = self.rooms[names.key(name)] = Room(name)
-        new = names.key(room.name) not in session.rooms
+        new = room not in session.rooms
         if new:
             room.members[names.key(session.name)] = session
-            session.rooms[names.key(room.name)] = room
+            session.rooms.append(room)
             self.broadcast(wire.joined(room.name, session.name), self._audience(room, session))
             if room.topic:
                 session.send(wire.topic(room.name, "-", room.topic))
@@ -506,17 +516,17 @@ class Hub:
         """
         Take C{session} out of C{room}; an empty room is forgotten.
         """
-        if names.key(room.name) not in session.rooms:
+        if room not in session.rooms:
             raise ChatError(f"you are not in #{room.name}")
         self.broadcast(wire.parted(room.name, session.name, reason),
                        self._audience(room, session))
         self._remove(session, room)
         if session.current is room:
-            session.current = next(reversed(session.rooms.values()), None)
+            session.current = session.rooms[-1] if session.rooms else None
 
     def _remove(self, session: Session, room: Room) -> None:
         del room.members[names.key(session.name)]
-        del session.rooms[names.key(room.name)]
+        session.rooms.remove(room)
         if not room.members:
             del self.rooms[names.key(room.name)]
 
@@ -681,7 +691,7 @@ class Hub:
         Everybody who shares a room with C{session}, itself included, once.
         """
         seen = {id(session): session}
-        for room in session.rooms.values():
+        for room in session.rooms:
             for member in room.members.values():
                 seen.setdefault(id(member), member)
         return list(seen.values())
@@ -695,10 +705,11 @@ class Hub:
         self._checkFree(new, session)
         old = session.name
         self.sessions = _rekey(self.sessions, names.key(old), names.key(new))
-        for room in session.rooms.values():
+        for room in session.rooms:
             room.members = _rekey(room.members, names.key(old), names.key(new))
         session.name = new
-        self._remember(session, ())
+        self._remember(old, (), away=True)
+        self._remember(new, (), away=False)
         self.log.info("{old} is now {new}", old=old, new=new)
         self.broadcast(wire.renamed(old, new), self.neighbours(session))
 
@@ -718,10 +729,10 @@ class Hub:
         session._held = None
         if session.name is None or self.sessions.get(names.key(session.name)) is not session:
             return
-        self._remember(session, [room.name for room in session.rooms.values()])
-        others = {id(member): member for room in session.rooms.values()
+        self._remember(session.name, [room.name for room in session.rooms], away=True)
+        others = {id(member): member for room in session.rooms
                   for member in self._audience(room, session) if member is not session}
-        for room in list(session.rooms.values()):
+        for room in list(session.rooms):
             self._remove(session, room)
         del self.sessions[names.key(session.name)]
         session.current = None
