@@ -47,6 +47,10 @@ from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
 
+#: The listen queue of TCP and TLS ports, unless the endpoint names one
+#: (the kernel caps it at net.core.somaxconn).
+LISTEN_BACKLOG = 1024
+
 #: Open files the server needs besides its connections.
 FILE_MARGIN = 32
 
@@ -337,6 +341,18 @@ class Options(usage.Options):
                 ) from None
 
 
+def withBacklog(description: str) -> str:
+    """
+    Give a TCP or TLS endpoint without its own C{backlog=} a listen queue
+    of L{LISTEN_BACKLOG}: Twisted's default of 50 overflows when hundreds
+    of clients connect at once (after a restart, say), and the kernel then
+    drops their connection attempts, which retry only seconds later.
+    """
+    if description.split(":", 1)[0] in ("tcp", "tcp6", "ssl") and "backlog=" not in description:
+        return f"{description}:backlog={LISTEN_BACKLOG}"
+    return description
+
+
 def _prepareEndpoint(description: str, dataDir: Path) -> tuple[str, str | None]:
     """
     Give an C{ssl:} endpoint without a key the data directory's
@@ -492,7 +508,7 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     for description in config["ports"]:
         prepared, fingerprint = _prepareEndpoint(description, config["data-dir"])
         try:
-            endpoint = serverFromString(reactor, prepared)
+            endpoint = serverFromString(reactor, withBacklog(prepared))
         except Exception as e:
             raise StartupError(f"bad --port {description!r}: {e}") from None
         if config["client-ca"] is not None and fingerprint is not None:

@@ -127,6 +127,18 @@ class MakeServiceTests(SynchronousTestCase):
         factories = {factory for _, factory, _, _ in self.reactor.tcpServers}
         self.assertEqual(len(factories), 1)
 
+    def test_listenBacklog(self):
+        """
+        TCP ports get a listen queue long enough for a crowd connecting at
+        once, unless the endpoint names its own.
+        """
+        service = self.service("--port", "tcp:1234", "--port", "tcp:1235:backlog=7")
+        service.privilegedStartService()
+        self.addCleanup(service.stopService)
+        self.assertEqual([backlog for _, _, backlog, _ in self.reactor.tcpServers],
+                         [tap.LISTEN_BACKLOG, 7])
+        self.assertEqual(tap.withBacklog("unix:/run/chat.sock"), "unix:/run/chat.sock")
+
     def test_sslMakesCertificate(self):
         """
         An C{ssl:} endpoint without a key gets the data directory's

@@ -5,9 +5,11 @@ Message history in SQLite, off the reactor thread.
 All database work runs on one dedicated thread of a Twisted thread pool:
 SQLite is blocking, and one thread means one connection, no locking
 between our own threads, and writes in the order they were asked for.
-Appends that arrive while a write is in progress are gathered and written
-together in the next transaction, so under load the cost of a commit is
-shared by many messages.
+Calls that arrive while the thread is busy go to it together in the next
+hand-over, in order, and consecutive appends are written in one
+transaction: under load the cost of a commit is shared by many messages,
+and thousands of clients logging in at once cost a few hand-overs, not
+thousands.
 """
 
 from __future__ import annotations
@@ -209,8 +211,8 @@ class MessageStore:
         self._reactor = reactor
         self._database = _Database(path)
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="globalchat-store")
-        self._batch: list[tuple[list[Message], Deferred[list[tuple[Message, bool]]]]] = []
-        self._writing = False
+        self._queue: list[tuple[str, tuple, Deferred]] = []
+        self._working = False
 
     def _run(self, f: Callable[..., T], *args: object) -> Deferred[T]:
         return deferToThreadPool(self._reactor, self._pool, f, *args)
@@ -234,58 +236,95 @@ class MessageStore:
             self.log.critical("{error}; stopping", error=failure.getErrorMessage())
             self._reactor.stop()
 
-        self._run(self._database.open).addErrback(failed)
+        self._call("open").addErrback(failed)
 
-    def append(self, drafts: list[Message]) -> Deferred[list[tuple[Message, bool]]]:
-        d: Deferred[list[tuple[Message, bool]]] = Deferred()
-        self._batch.append((drafts, d))
-        if not self._writing:
+    def _call(self, name: str, *args: object) -> Deferred:
+        """
+        Queue the database method C{name}: what is asked while the thread
+        is busy goes to it in one hand-over, in order, and consecutive
+        appends in one transaction.
+        """
+        d: Deferred = Deferred()
+        self._queue.append((name, args, d))
+        if not self._working:
             self._flush()
         return d
 
     def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        self._writing = True
+        batch, self._queue = self._queue, []
+        self._working = True
 
-        def written(results: list[tuple[Message, bool]]) -> None:
-            start = 0
-            for drafts, d in batch:
-                d.callback(results[start : start + len(drafts)])
-                start += len(drafts)
+        def done(outcomes: list[tuple[bool, object]]) -> None:
+            for (_, _, d), (ok, value) in zip(batch, outcomes):
+                if ok:
+                    d.callback(value)
+                else:
+                    d.errback(value)
 
-        def failed(failure):
-            for _, d in batch:
-                d.errback(failure)
-
-        def next(_):
-            self._writing = False
-            if self._batch:
+        def next(_: object) -> None:
+            self._working = False
+            if self._queue:
                 self._flush()
 
-        drafts = [draft for drafts, _ in batch for draft in drafts]
-        self._run(self._database.append, drafts).addCallbacks(written, failed).addBoth(next)
+        self._run(self._work, [(name, args) for name, args, _ in batch]).addCallback(
+            done).addBoth(next)
+
+    def _work(self, calls: list[tuple[str, tuple]]) -> list[tuple[bool, object]]:
+        """
+        On the store's thread: carry out C{calls}, each with its outcome.
+        """
+        outcomes: list[tuple[bool, object]] = []
+        index = 0
+        while index < len(calls):
+            name, args = calls[index]
+            if name == "append":
+                # A run of appends: one transaction, then each its share.
+                run = index
+                while run < len(calls) and calls[run][0] == "append":
+                    run += 1
+                drafts = [draft for _, (batch,) in calls[index:run] for draft in batch]
+                try:
+                    results = self._database.append(drafts)
+                except Exception:
+                    outcomes += [(False, Failure())] * (run - index)
+                else:
+                    start = 0
+                    for _, (batch,) in calls[index:run]:
+                        outcomes.append((True, results[start : start + len(batch)]))
+                        start += len(batch)
+                index = run
+                continue
+            try:
+                outcomes.append((True, getattr(self._database, name)(*args)))
+            except Exception:
+                outcomes.append((False, Failure()))
+            index += 1
+        return outcomes
+
+    def append(self, drafts: list[Message]) -> Deferred[list[tuple[Message, bool]]]:
+        return self._call("append", drafts)
 
     def history(self, room: str, limit: int) -> Deferred[list[Message]]:
-        return self._run(self._database.history, room, limit)
+        return self._call("history", room, limit)
 
     def missed(self, recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
-        return self._run(self._database.missed, recipient, rooms, afterId)
+        return self._call("missed", recipient, rooms, afterId)
 
     def queue(self, recipient: str, messageId: int) -> Deferred[None]:
-        return self._run(self._database.queue, recipient, messageId)
+        return self._call("queue", recipient, messageId)
 
     def takePending(self, recipient: str) -> Deferred[list[Message]]:
-        return self._run(self._database.takePending, recipient)
+        return self._call("takePending", recipient)
 
     def remember(self, key: str, known: Known, now: float) -> Deferred[None]:
-        return self._run(self._database.remember, key, known, now)
+        return self._call("remember", key, known, now)
 
     def prune(self, before: float | None, keepPerRoom: int | None) -> Deferred[int]:
-        return self._run(self._database.prune, before, keepPerRoom)
+        return self._call("prune", before, keepPerRoom)
 
     def close(self) -> Deferred[None]:
         if not self._pool.started:
             return succeed(None)
-        d = self._run(self._database.close)
+        d = self._call("close")
         d.addBoth(lambda r: (self._pool.stop(), r)[1])
         return d
