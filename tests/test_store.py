@@ -69,6 +69,24 @@ class BehaviourMixin:
             self.assertEqual([m.text for m in await store.history("lobby", 10)], ["hi", "hi"])
         return ensureDeferred(go())
 
+    def test_mixedBatch(self):
+        """
+        In one batch, messages with and without client ids keep their
+        order, get the ids they are stored under, and a repeat of a client
+        id within the batch is a duplicate.
+        """
+        async def go():
+            store = self.open()
+            results = await store.append([draft("a"), draft("b", clientId="x"), draft("c"),
+                                          draft("b", clientId="x"), draft("d")])
+            self.assertEqual([(m.text, dup) for m, dup in results],
+                             [("a", False), ("b", False), ("c", False), ("b", True), ("d", False)])
+            stored = await store.history("lobby", 10)
+            self.assertEqual([(m.id, m.text) for m in stored],
+                             [(m.id, m.text) for m, dup in results if not dup])
+            self.assertEqual(results[3][0], results[1][0])
+        return ensureDeferred(go())
+
     def test_historyAndMissed(self):
         """
         History is per room, the newest N oldest first; what a name missed

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import replace
 from typing import Callable, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
@@ -127,23 +126,43 @@ class _Database:
         }
 
     def append(self, drafts: list[Message]) -> list[tuple[Message, bool]]:
-        results = []
+        results: list[tuple[Message, bool]] = []
         with self._transaction():
-            for draft in drafts:
-                if draft.clientId is not None:
-                    existing = _rows(self._db.execute(
-                        f"SELECT {_COLUMNS} FROM messages WHERE sender = ? AND client_id = ?",
-                        (draft.sender, draft.clientId)))
-                    if existing:
-                        results.append((existing[0], True))
-                        continue
-                cursor = self._db.execute(
-                    "INSERT INTO messages (time, room, sender, recipient, kind, text, client_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (draft.time, draft.room, draft.sender, draft.recipient, draft.kind,
-                     draft.text, draft.clientId))
-                results.append((replace(draft, id=cursor.lastrowid), False))
+            start = 0
+            while start < len(drafts):
+                if drafts[start].clientId is not None:
+                    results.append(self._appendOnce(drafts[start]))
+                    start += 1
+                    continue
+                # Messages without a client id need no look-up: insert the
+                # run of them in one call.
+                end = start
+                while end < len(drafts) and drafts[end].clientId is None:
+                    end += 1
+                results += [(message, False) for message in self._insert(drafts[start:end])]
+                start = end
         return results
+
+    def _appendOnce(self, draft: Message) -> tuple[Message, bool]:
+        existing = _rows(self._db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE sender = ? AND client_id = ?",
+            (draft.sender, draft.clientId)))
+        if existing:
+            return existing[0], True
+        return self._insert([draft])[0], False
+
+    def _insert(self, drafts: list[Message]) -> list[Message]:
+        self._db.executemany(
+            "INSERT INTO messages (time, room, sender, recipient, kind, text, client_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(d.time, d.room, d.sender, d.recipient, d.kind, d.text, d.clientId)
+             for d in drafts])
+        # One connection writes, in one transaction, and AUTOINCREMENT
+        # gives each row the next id: the run's ids end at the last one.
+        last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        first = last - len(drafts) + 1
+        return [Message(d.time, d.room, d.sender, d.recipient, d.kind, d.text, d.clientId,
+                        first + i) for i, d in enumerate(drafts)]
 
     def history(self, room: str, limit: int) -> list[Message]:
         rows = _rows(self._db.execute(
