@@ -157,17 +157,25 @@ class LimitsTests(SynchronousTestCase):
         self.clock.advance(1)
         self.assertTrue(transport.disconnecting)
 
-    def test_slowReaderDropped(self):
+    def readerAndSender(self):
         """
-        A client that stops reading is dropped once more than the send
-        buffer has been waiting for it for a second; the others still get
-        every line.
+        Slow and Fast logged in, with a send buffer of 1000 bytes and
+        no rate limit to speak of.
         """
         factory = self.factory(maxSendBuffer=1000, rate=1000, burst=1000)
         reader, rt = self.connect(factory)
         sender, st = self.connect(factory, host="203.0.113.9")
         reader.dataReceived(b"Slow\n")
         sender.dataReceived(b"Fast\n")
+        return reader, rt, sender, st
+
+    def test_slowReaderDropped(self):
+        """
+        A client that stops reading is dropped once more than the send
+        buffer has been waiting for it for a second; the others still get
+        every line.
+        """
+        reader, rt, sender, st = self.readerAndSender()
         # The transport's buffer is full: it pauses its producer.
         reader.pauseProducing()
         for i in range(30):
@@ -182,11 +190,7 @@ class LimitsTests(SynchronousTestCase):
         """
         A client owed several times its send buffer is dropped at once.
         """
-        factory = self.factory(maxSendBuffer=1000, rate=1000, burst=1000)
-        reader, rt = self.connect(factory)
-        sender, _ = self.connect(factory, host="203.0.113.9")
-        reader.dataReceived(b"Slow\n")
-        sender.dataReceived(b"Fast\n")
+        reader, rt, sender, st = self.readerAndSender()
         reader.pauseProducing()
         sender.dataReceived((b"x" * 500 + b"\n") * 9)
         self.assertTrue(rt.disconnecting)
@@ -195,11 +199,7 @@ class LimitsTests(SynchronousTestCase):
         """
         A client that reads again before the limit is not dropped.
         """
-        factory = self.factory(maxSendBuffer=1000, rate=1000, burst=1000)
-        reader, rt = self.connect(factory)
-        sender, _ = self.connect(factory, host="203.0.113.9")
-        reader.dataReceived(b"Slow\n")
-        sender.dataReceived(b"Fast\n")
+        reader, rt, sender, st = self.readerAndSender()
         for i in range(30):
             reader.pauseProducing()
             sender.dataReceived(b"x" * 50 + b"\n")

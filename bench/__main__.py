@@ -1,0 +1,98 @@
+"""
+C{python -m bench}: globalchat side by side with other chat servers.
+
+Each server is started here on 127.0.0.1, pinned to CPU 0, for each
+scenario in turn: burst fan-out, scaling, paced chat latency, idle
+connections, a connect storm and a slow reader.  Every receiving client
+checks every line (lost, split, merged, altered, reordered).  Servers
+that are not installed are skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from bench import report
+from bench.loadgen import raiseFileLimit
+from bench.scenarios import SCENARIOS, Row
+from bench.servers import PEERS, Peer, peerKey
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true",
+                        help="every scenario at tiny sizes, to check that it all runs; "
+                             "writes RESULTS.md only with --out")
+    parser.add_argument("--scenario", action="append", choices=[s.name for s in SCENARIOS],
+                        help="run only this scenario (repeatable)")
+    parser.add_argument("--servers", type=lambda v: v.split(","),
+                        help="comma-separated subset of: " + ",".join(map(peerKey, PEERS)))
+    parser.add_argument("--out", type=Path,
+                        help="directory for RESULTS.md and results.png (default: bench/, "
+                             "or nowhere for --smoke)")
+    args = parser.parse_args()
+    unknown = set(args.servers or []) - {peerKey(p) for p in PEERS}
+    if unknown:
+        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    return args
+
+
+def _runnable(chosen: list[str] | None, notes: list[str]) -> list[Peer]:
+    """
+    The chosen peers that can run here; a note for each that cannot.
+    """
+    peers = []
+    for peer in PEERS:
+        if chosen is not None and peerKey(peer) not in chosen:
+            continue
+        missing = peer.missing()
+        if missing:
+            notes.append(f"{peer.name} skipped: {missing}")
+        else:
+            peers.append(peer)
+            notes.append(f"{peer.name}: {peer.notes}")
+    return peers
+
+
+def _stopOnTerm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    args = _arguments()
+    # A SIGTERM unwinds like Ctrl-C, so every server and worker is stopped.
+    signal.signal(signal.SIGTERM, _stopOnTerm)
+    raiseFileLimit()
+    notes: list[str] = []
+    peers = _runnable(args.servers, notes)
+    scenarios = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
+    titles = {s.name: s.title for s in SCENARIOS}
+    results: report.Results = {}
+    print("\n".join(report.machine()), flush=True)
+    try:
+        for scenario in scenarios:
+            size = scenario.sizes.smoke if args.smoke else scenario.sizes.full
+            rows: list[tuple[str, Row]] = []
+            results[scenario.title] = rows
+            for peer in peers:
+                try:
+                    rows += [(peer.name, row) for row in scenario.run(peer, size)]
+                except Exception as e:
+                    notes.append(f"{scenario.name} on {peer.name} failed: {e}")
+            print("\n" + report.table(f"{scenario.title}  {size}", rows), flush=True)
+    except KeyboardInterrupt:
+        # Keep what was measured; every server and worker is already stopped.
+        notes.append("interrupted: the results are partial")
+    print("\n" + "\n".join(["notes:", *notes, *report.targets(results, titles)]))
+    out = args.out or (None if args.smoke else Path(__file__).parent)
+    if out is not None:
+        report.write(out, results, titles, notes)
+        print(f"\nwrote {out / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,286 @@
+"""
+The six scenarios, each run against one server and turned into table
+rows.  Each starts its own fresh server, so that no run inherits another's
+history, connections or memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.loadgen import Outcome, Plan, Tally, drive
+from bench.servers import Peer, Running, accepts, cpuSeconds, rss, running
+from bench.wire import DIALECTS
+
+Row = dict[str, object]
+
+BIG_SEND_BUFFER = 2**31
+"""globalchat's --max-send-buffer where clients are expected to keep up: a
+client that falls behind because the generator is busy is not slow."""
+
+SLOW_SEND_BUFFER = 256 * 1024
+"""globalchat's --max-send-buffer in the slow-reader scenario."""
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big a scenario is, at full size and for --smoke."""
+
+    full: dict[str, object]
+    smoke: dict[str, object]
+
+
+def _names(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}{i}" for i in range(count)]
+
+
+def _plans(port: int, peer: Peer, names: list[str], processes: int, **options: object) -> list[Plan]:
+    """
+    C{names} dealt round-robin to C{processes} plans, each plan told which of
+    its clients send (C{options["lines"]} each, from C{options["senders"]}).
+    """
+    senders = options.pop("senders", [])
+    lines = options.pop("lines", 0)
+    expected = {s: lines for s in senders}
+    plans = []
+    for i in range(processes):
+        mine = tuple(names[i::processes])
+        if mine:
+            plans.append(Plan(port, peer.dialect, mine,
+                              sends={n: lines for n in mine if n in expected},
+                              expected=expected, **options))  # type: ignore[arg-type]
+    return plans
+
+
+def _processes(clients: int) -> int:
+    return 2 if clients <= 500 else 4
+
+
+def _expectedDeliveries(peer: Peer, receivers: int, senders: int, lines: int) -> int:
+    """
+    How many chat lines should arrive in all, C{receivers} counting the
+    senders: on servers that do not echo, a sender misses its own lines.
+    """
+    echoes = DIALECTS[peer.dialect].echoes
+    return (receivers * senders - (0 if echoes else senders)) * lines
+
+
+def _lost(expected: int, tally: Tally) -> int:
+    """
+    Lines that never showed up in any form: neither intact nor corrupted
+    (a merge can make one corrupted line of several, so this is a floor).
+    """
+    return max(0, expected - tally.received - tally.corrupted)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@dataclass
+class Usage:
+    """
+    What a chat cost the server: CPU seconds from go to the last line, and
+    resident memory (bytes) at the end, every client still connected.
+    """
+
+    cpu: float = 0.0
+    rss: int = 0
+
+
+def _chat(peer: Peer, clients: int, senders: int, lines: int, interval: float,
+          runLimit: float, stall: float, slow: int = 0,
+          sendBuffer: int = BIG_SEND_BUFFER) -> tuple[Outcome, int, Usage]:
+    """
+    C{clients} in one room (one of them a latency probe in a process of its
+    own, C{slow} of them readers that stop reading), C{senders} of them each
+    sending C{lines} lines C{interval} seconds apart (0: all at once).
+
+    @return: what happened, how many lines should have arrived, and what it
+        cost the server.
+    """
+    talkers = _names("s", senders)
+    quiet = _names("r", clients - senders - slow - 1)
+    slowNames = _names("slow", slow)
+    options = dict(senders=talkers, lines=lines, interval=interval,
+                   runLimit=runLimit, loginLimit=30.0, stall=stall)
+    usage = Usage()
+    with running(peer, sendBuffer) as server:
+        pid = server.process.pid
+        plans = _plans(server.port, peer, talkers + quiet + slowNames, _processes(clients),
+                       slow=frozenset(slowNames), **options)
+        plans += _plans(server.port, peer, ["p0"], 1, probe=True, **options)
+
+        def started(joined: int) -> None:
+            usage.cpu = -cpuSeconds(pid)
+
+        def finished() -> None:
+            usage.cpu += cpuSeconds(pid)
+            usage.rss = rss(pid)
+
+        outcome = drive(plans, whenReady=started, beforeRelease=finished)
+    return outcome, _expectedDeliveries(peer, clients - slow, senders, lines), usage
+
+
+def _fanOut(peer: Peer, clients: int, senders: int, lines: int, stall: float) -> Row:
+    outcome, expected, usage = _chat(peer, clients, senders, lines, 0.0, runLimit=90,
+                                     stall=stall)
+    tally = outcome.tally
+    seconds = max(tally.lastAt - outcome.goAt, 1e-9)
+    return {"clients": clients, "lines/sender": lines,
+            "deliveries/s": tally.received / seconds if tally.received else 0.0,
+            "server CPU s": usage.cpu,
+            "deliveries/CPU-s": tally.received / usage.cpu if usage.cpu else float("nan"),
+            "p99 ms": _percentile(tally.latencies, 0.99) * 1000,
+            "lost": _lost(expected, tally), "corrupted": tally.corrupted,
+            "dropped": tally.dropped, "seconds": seconds if tally.received else 0.0}
+
+
+def burst(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 1: senders write everything at once to a room; how fast does
+    it all reach everyone, and does all of it arrive intact?
+    """
+    return [_fanOut(peer, size["clients"], size["senders"], size["lines"], size["stall"])]
+
+
+def scaling(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 2: the burst with ever more clients and about the same number
+    of deliveries in all, to show how the cost of one delivery grows.
+    """
+    rows = []
+    for clients in size["clients"]:
+        senders = min(size["senders"], clients)
+        lines = max(1, min(size["lines"], size["deliveries"] // (clients * senders)))
+        rows.append(_fanOut(peer, clients, senders, lines, size["stall"]))
+    return rows
+
+
+def _latencyRow(outcome: Outcome, expected: int) -> Row:
+    latencies = outcome.tally.latencies
+    return {"p50 ms": _percentile(latencies, 0.5) * 1000,
+            "p99 ms": _percentile(latencies, 0.99) * 1000,
+            "max ms": max(latencies, default=float("nan")) * 1000,
+            "samples": len(latencies), "lost": _lost(expected, outcome.tally),
+            "corrupted": outcome.tally.corrupted}
+
+
+def paced(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 3: ordinary chat (each sender one line a second); the latency
+    one probe client sees.
+    """
+    lines = int(size["seconds"])
+    outcome, expected, _ = _chat(peer, size["clients"], size["senders"], lines, 1.0,
+                              runLimit=lines + 30, stall=size["stall"])
+    return [{"clients": size["clients"], "senders": size["senders"],
+             **_latencyRow(outcome, expected)}]
+
+
+def _crowd(peer: Peer, count: int, concurrency: int, loginLimit: float,
+           measure: Callable[[Running, int, int], Row]) -> Row:
+    """
+    C{count} clients that log in (C{concurrency} at a time per process, 0
+    for all at once) and say nothing; once they are in, C{measure} reports
+    on the server, given how many got in and its memory before they came.
+    """
+    with running(peer, BIG_SEND_BUFFER) as server:
+        before = rss(server.process.pid)
+        started = time.monotonic()
+        row: Row = {"connections": count}
+
+        def ready(joined: int) -> None:
+            row["login s"] = time.monotonic() - started
+            row.update(measure(server, joined, before))
+
+        plans = _plans(server.port, peer, _names("i", count), _processes(count),
+                       concurrency=concurrency, loginLimit=loginLimit, runLimit=0.0)
+        drive(plans, whenReady=ready)
+        return row
+
+
+def idle(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 4: many logged-in, silent connections; what each costs the
+    server in resident memory.
+    """
+    def measure(server: Running, joined: int, before: int) -> Row:
+        time.sleep(2)  # let the joins' output drain before reading memory
+        after = rss(server.process.pid)
+        perConnection = (after - before) / 1024 / joined if joined and server.alive else float("nan")
+        return {"joined": joined, "baseline MB": before / 2**20, "RSS MB": after / 2**20,
+                "KB/conn": perConnection, "alive": server.alive}
+
+    return [_crowd(peer, size["connections"], 20, size["loginLimit"], measure)]
+
+
+def storm(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 5: connections opened all at once; how many get in, and is
+    the server still there afterwards?
+    """
+    def measure(server: Running, joined: int, before: int) -> Row:
+        return {"greeted": joined, "survived": server.alive and accepts(server.port)}
+
+    return [_crowd(peer, size["connections"], 0, size["loginLimit"], measure)]
+
+
+def slowReader(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 6: one client stops reading while others chat briskly; do the
+    others suffer, does the server's memory grow, and what happens to the
+    slow client?
+    """
+    lines = int(size["seconds"] / size["interval"])
+    rows = []
+    for slow in (0, 1):
+        outcome, expected, usage = _chat(
+            peer, size["clients"] + 1 + slow, size["clients"], lines, size["interval"],
+            runLimit=size["seconds"] + 30, stall=size["stall"], slow=slow,
+            sendBuffer=SLOW_SEND_BUFFER)
+        row = {"slow reader": "yes" if slow else "no", **_latencyRow(outcome, expected),
+               "RSS MB": usage.rss / 2**20}
+        if slow:
+            row["slow got KB"] = outcome.tally.slowBytes / 1024
+            row["slow dropped"] = "yes" if outcome.tally.slowClosed else "no"
+        rows.append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario: its name for --scenario, a title, and its sizes."""
+
+    name: str
+    title: str
+    run: Callable[[Peer, dict], list[Row]]
+    sizes: Sizes
+
+
+SCENARIOS = [
+    Scenario("burst", "1. burst fan-out", burst, Sizes(
+        full=dict(clients=100, senders=10, lines=2000, stall=5.0),
+        smoke=dict(clients=10, senders=2, lines=50, stall=1.0))),
+    Scenario("scaling", "2. scaling (bounded total deliveries)", scaling, Sizes(
+        full=dict(clients=[10, 100, 1000, 5000], senders=10, lines=2000,
+                  deliveries=1_000_000, stall=5.0),
+        smoke=dict(clients=[5, 20], senders=2, lines=20, deliveries=2000, stall=1.0))),
+    Scenario("paced", "3. paced chat latency (1 line/s per sender)", paced, Sizes(
+        full=dict(clients=500, senders=50, seconds=20, stall=5.0),
+        smoke=dict(clients=20, senders=5, seconds=2, stall=1.0))),
+    Scenario("idle", "4. idle connections", idle, Sizes(
+        full=dict(connections=10_000, loginLimit=60.0),
+        smoke=dict(connections=100, loginLimit=3.0))),
+    Scenario("storm", "5. connect storm", storm, Sizes(
+        full=dict(connections=2000, loginLimit=30.0),
+        smoke=dict(connections=100, loginLimit=3.0))),
+    Scenario("slow-reader", "6. slow reader", slowReader, Sizes(
+        full=dict(clients=50, interval=0.01, seconds=15, stall=3.0),
+        smoke=dict(clients=10, interval=0.05, seconds=1, stall=1.0))),
+]

@@ -1,0 +1,252 @@
+"""
+Starting and stopping the servers under test, all on 127.0.0.1.
+
+Every server runs pinned to CPU 0 (when C{taskset} exists and there is
+more than one CPU) so that they are compared on equal terms and the load
+generator has the other CPUs to itself.  A server that is not installed
+is skipped with a reason, never a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+TWISTD = str(Path(sys.executable).parent / "twistd")
+SERVER_CPU = 0
+
+Command = Callable[[int, Path, int], list[str]]
+"""Builds a server's command line from its port, a scratch directory and
+the send buffer (bytes) after which it should drop a client that stopped
+reading, where it has such a setting."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    """
+    One server to measure.
+
+    @ivar dialect: the key of its L{bench.wire.DIALECTS} entry.
+    @ivar missing: why it cannot run here, or C{None} if it can.
+    @ivar notes: settings changed from its defaults, for the report.
+    """
+
+    name: str
+    dialect: str
+    command: Command
+    missing: Callable[[], str | None]
+    notes: str = ""
+
+
+def serverEnvironment() -> dict[str, str]:
+    """
+    The environment servers run in: this checkout first on the path, so
+    that the globalchat measured is the one in this tree.
+    """
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+def _globalchat(*extra: str) -> Command:
+    def command(port: int, scratch: Path, sendBuffer: int) -> list[str]:
+        return [TWISTD, "-n", "--pidfile=", "globalchat",
+                "--port", f"tcp:{port}:interface=127.0.0.1", "--data-dir", str(scratch),
+                "--rate", "1000000/s", "--burst", "1000000", "--max-per-ip", "100000",
+                "--max-connections", "100000", "--max-send-buffer", str(sendBuffer), *extra]
+    return command
+
+
+def _needsProgram(program: str) -> Callable[[], str | None]:
+    return lambda: None if shutil.which(program) else f"{program} is not installed"
+
+
+def _floor(port: int, scratch: Path, sendBuffer: int) -> list[str]:
+    return [sys.executable, "-m", "bench.floor", str(port)]
+
+
+def _ncat(port: int, scratch: Path, sendBuffer: int) -> list[str]:
+    return ["ncat", "--chat", "--listen", "--max-conns", "100000", "127.0.0.1", str(port)]
+
+
+NGIRCD_CONF = """\
+[Global]
+Name = bench.localhost
+Info = benchmark
+Listen = 127.0.0.1
+Ports = {port}
+MotdPhrase = benchmark
+PidFile = {scratch}/ngircd.pid
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 20
+MaxPenaltyTime = 0
+PingTimeout = 3600
+PongTimeout = 3600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+"""
+
+
+def _ngircd(port: int, scratch: Path, sendBuffer: int) -> list[str]:
+    conf = scratch / "ngircd.conf"
+    conf.write_text(NGIRCD_CONF.format(port=port, scratch=scratch))
+    return ["ngircd", "--nodaemon", "--config", str(conf)]
+
+
+LIMITS_NOTE = ("--rate 1000000/s --burst 1000000 --max-per-ip 100000 --max-connections 100000 "
+               "and a large --max-send-buffer (except in slow-reader), so limits do not throttle")
+
+PEERS = [
+    Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE),
+    Peer("globalchat --no-history", "globalchat", _globalchat("--no-history"),
+         lambda: None, "as globalchat, history kept in memory only"),
+    Peer("floor", "floor", _floor, lambda: None,
+         "bench/floor.py: one Twisted write per line per client, nothing else"),
+    Peer("ncat --chat", "ncat", _ncat, _needsProgram("ncat"),
+         "--max-conns 100000; senders get no copy of their own lines"),
+    Peer("ngircd", "irc", _ngircd, _needsProgram("ngircd"),
+         "IRC; MaxPenaltyTime=0 (its default flood penalty allows about 1 line/s "
+         "per client), no DNS/ident lookups, no connection limits; "
+         "senders get no copy of their own lines"),
+]
+
+
+def peerKey(peer: Peer) -> str:
+    """
+    The short name that C{--servers} takes: C{globalchat}, C{globalchat-nohistory},
+    C{floor}, C{ncat}, C{ngircd}.
+    """
+    return peer.name.replace(" --no-", "-no").replace(" --chat", "")
+
+
+def freePort() -> int:
+    """
+    A TCP port on 127.0.0.1 that nothing listens on right now.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def accepts(port: int, timeout: float = 2) -> bool:
+    """
+    Whether something on 127.0.0.1:C{port} accepts a connection.
+    """
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def rss(pid: int) -> int:
+    """
+    The resident memory of process C{pid}, in bytes (0 once it is gone).
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpuSeconds(pid: int) -> float:
+    """
+    The CPU time (user and system) process C{pid} has used so far, so that
+    a server's work can be told apart from how fast the generator reads.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pinning() -> list[str]:
+    """
+    The prefix that pins a server to L{SERVER_CPU}, or nothing where that
+    would leave the load generator no CPU of its own.
+    """
+    if shutil.which("taskset") and len(os.sched_getaffinity(0)) > 1:
+        return ["taskset", "-c", str(SERVER_CPU)]
+    return []
+
+
+@dataclass
+class Running:
+    """
+    A started server: its process (whose pid is the server's own, since
+    C{taskset} execs it), its port and where its output goes.
+    """
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@contextmanager
+def running(peer: Peer, sendBuffer: int, startLimit: float = 30) -> Iterator[Running]:
+    """
+    Run C{peer} on a free port for the duration of the block, then stop it
+    (and anything it started) however the block ends.
+
+    @raise RuntimeError: if it does not accept connections within
+        C{startLimit} seconds.
+    """
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        port = freePort()
+        log = Path(scratch) / "server.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [*pinning(), *peer.command(port, Path(scratch), sendBuffer)],
+                cwd=ROOT, env=serverEnvironment(), stdin=subprocess.DEVNULL,
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + startLimit
+            while not accepts(port, 1):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{peer.name} did not start: "
+                                       f"{log.read_text(errors='replace').strip()[-300:]}")
+                time.sleep(0.1)
+            yield Running(process, port, log)
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """
+    End a server's whole process group: politely, then for sure.
+    """
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
