@@ -87,10 +87,12 @@ class Room:
     A room and its members, in order of arrival.
     """
 
-    __slots__ = ("name", "members", "topic")
+    __slots__ = ("name", "key", "members", "topic")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        #: The name key, which every message said in the room is stored under.
+        self.key = names.key(name)
         self.members: dict[str, Session] = {}
         self.topic = ""
 
@@ -539,7 +541,7 @@ class Hub:
         room = session.current
         if room is None:
             raise ChatError("you are in no room: /join ROOM first")
-        self._submit(session, Message(self._now(), names.key(room.name), session.name, None,
+        self._submit(session, Message(self._now(), room.key, session.name, None,
                                       "act" if act else "msg", text, clientId))
 
     def private(self, session: Session, target: str, text: str,

@@ -21,10 +21,12 @@ class StoreError(Exception):
     """
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """
-    One message, as sent (C{id} still C{None}) or as stored.
+    One message, as sent (C{id} still C{None}) or as stored.  Not frozen
+    only because a frozen dataclass is several times slower to make, and
+    two are made for every line said; nothing changes one once made.
 
     @ivar time: UTC seconds since the epoch.
     @ivar room: the room's name key, or C{None} for a private message.
