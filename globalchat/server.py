@@ -65,7 +65,6 @@ class ChatProtocol(LineReceiver):
 
     Connections are what a server has most of, so their state lives in
     slots: an instance dictionary would cost several hundred bytes each.
-
     """
 
     __slots__ = ("factory", "transport", "connected", "MAX_LENGTH", "_host",

@@ -42,7 +42,7 @@ from globalchat.expose.probe import ProbeHelper
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
-from globalchat.store.interface import StoreError
+from globalchat.store.interface import Known, StoreError
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
@@ -438,10 +438,12 @@ def raiseFileLimit(wanted: int) -> None:
             "--max-connections", limit=soft, usable=soft - FILE_MARGIN, wanted=wanted)
 
 
-def _historyService(config: Options, reactor: IReactorTime) -> HistoryService:
+def _historyService(config: Options,
+                    reactor: IReactorTime) -> tuple[HistoryService, dict[str, Known]]:
     """
     The history the options ask for, checked now, so that a database that
-    cannot be used stops the server before it listens.
+    cannot be used stops the server before it listens; and the names it
+    knows.
     """
     if config["no-history"]:
         store = MemoryStore()
@@ -459,11 +461,10 @@ def _historyService(config: Options, reactor: IReactorTime) -> HistoryService:
     days = config["history-days"]
     service = HistoryService(store, reactor, None if days is None else days * 86400.0,
                              config["history-max"])
-    service.known = known
     if not config["no-history"]:
         log.info("history in {path} ({count} names known)",
                  path=str(config["data-dir"] / HISTORY_FILE), count=len(known))
-    return service
+    return service, known
 
 
 def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiService:
@@ -474,12 +475,12 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     if reactor is None:
         from twisted.internet import reactor
     raiseFileLimit(config["limits"].maxConnections)
-    history = _historyService(config, reactor)
+    history, known = _historyService(config, reactor)
     stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"],
               authenticate=PasswordChecker(stored).check if stored is not None else None,
-              store=history.store, known=history.known, backlog=config["backlog"],
+              store=history.store, known=known, backlog=config["backlog"],
               announceLimit=config["announce-limit"], now=reactor.seconds)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes,

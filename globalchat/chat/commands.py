@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred
 
 from globalchat.chat import names, wire
 from globalchat.chat.errors import ChatError
-from globalchat.chat.hub import DEFAULT_BACKLOG, MESSAGE_COMMANDS
+from globalchat.chat.hub import DEFAULT_BACKLOG
 
 if TYPE_CHECKING:
     from globalchat.chat.hub import Hub, Session
@@ -76,7 +76,7 @@ class Commands:
         handler = getattr(self, f"cmd_{command.lower()}", None)
         if handler is None:
             raise ChatError(f"unknown command /{command}: see /help")
-        if command.lower() in MESSAGE_COMMANDS:
+        if command.lower() in wire.MESSAGE_COMMANDS:
             handler(session, arguments.strip(), clientId)
         else:
             handler(session, arguments.strip())

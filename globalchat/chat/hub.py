@@ -97,24 +97,6 @@ class Room:
         self.topic = ""
 
 
-def isMessageLine(text: str) -> bool:
-    """
-    Whether a logged-in client's line is a message to store (a chat line,
-    C{/me} or C{/msg}), whose answer comes once it is stored; other lines
-    sent after it must wait for that answer so that answers keep their
-    order.
-    """
-    if text.startswith("@"):
-        text = text.partition(" ")[2].lstrip()
-    if not text.startswith("/") or text.startswith("//"):
-        return True
-    return text[1:].partition(" ")[0].lower() in MESSAGE_COMMANDS
-
-
-#: The commands that send a message (and so may carry a client id).
-MESSAGE_COMMANDS = frozenset({"me", "msg"})
-
-
 class Session:
     """
     One client's conversation with the hub, from its first line on.
@@ -169,7 +151,9 @@ class Session:
         if not text or self.gone:
             # Lines that follow /quit in the same read are not acted on.
             return
-        if self._held or self._busy or (self._inflight and not isMessageLine(text)):
+        # A message's answer waits for the store; lines other than messages
+        # sent after it wait for that answer, so that answers keep their order.
+        if self._held or self._busy or (self._inflight and not wire.isMessageLine(text)):
             self._hold(text)
         else:
             self._handle(text)
@@ -253,7 +237,7 @@ class Session:
         try:
             while self._held and not self._busy and not self.gone:
                 item = self._held[0]
-                if self._inflight and not (isinstance(item, str) and isMessageLine(item)):
+                if self._inflight and not (isinstance(item, str) and wire.isMessageLine(item)):
                     break
                 self._held.popleft()
                 if isinstance(item, bytes):
@@ -409,7 +393,7 @@ class Hub:
         for room in rooms:
             self._enter(session, room)
         if session.resumeFrom is not None:
-            shown = self.store.missed(key, [names.key(room.name) for room in session.rooms],
+            shown = self.store.missed(key, [room.key for room in session.rooms],
                                       session.resumeFrom)
         else:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
@@ -495,7 +479,7 @@ class Hub:
         room, new = self._enter(session, name)
         if not new:
             return succeed(None)
-        return self._catchUp(session, self.store.history(names.key(room.name), self.backlog))
+        return self._catchUp(session, self.store.history(room.key, self.backlog))
 
     def showHistory(self, session: Session, room: str, limit: int) -> Deferred[None]:
         """
@@ -530,7 +514,7 @@ class Hub:
         del room.members[names.key(session.name)]
         session.rooms.remove(room)
         if not room.members:
-            del self.rooms[names.key(room.name)]
+            del self.rooms[room.key]
 
     def say(self, session: Session, text: str, act: bool = False,
             clientId: str | None = None) -> None:

@@ -47,20 +47,37 @@ def line(text: str) -> bytes:
     return text.encode("utf-8") + EOL
 
 
+#: The commands that send a message (and so may carry a client id).
+MESSAGE_COMMANDS = frozenset({"me", "msg"})
+
+
 def parseTags(text: str) -> tuple[dict[str, str], str]:
     """
-    Split a client line into its leading C{@key=value;key} tags and the
-    rest; a key without a value maps to C{""}.
+    Split a line (the client's or the server's) into its leading
+    C{@key=value;key} tags and the rest; a key without a value maps to
+    C{""}.
     """
     if not text.startswith("@"):
         return {}, text
     head, _, rest = text.partition(" ")
     tags = {}
     for item in head[1:].split(";"):
-        if item:
-            key, _, value = item.partition("=")
+        key, _, value = item.partition("=")
+        if key:
             tags[key] = value
     return tags, rest.lstrip()
+
+
+def isMessageLine(text: str) -> bool:
+    """
+    Whether a logged-in client's line is a message the server stores (a
+    chat line, C{//} line, C{/me} or C{/msg}): its answer is its stored
+    copy, and it may carry a client id.
+    """
+    text = parseTags(text)[1]
+    if not text.startswith("/") or text.startswith("//"):
+        return True
+    return text[1:].partition(" ")[0].lower() in MESSAGE_COMMANDS
 
 
 def tagged(tags: str, data: bytes) -> bytes:

@@ -34,7 +34,8 @@ from zope.interface import implementer
 
 from globalchat import tls
 from globalchat.client.knownhosts import KnownHost, KnownHosts
-from globalchat.client.protocol import command, splitTags
+from globalchat.chat.wire import parseTags
+from globalchat.client.protocol import command
 from globalchat.client.render import render
 from globalchat.client.session import RETRY_POLICY, ChatSession
 from globalchat.client.trust import TrustRefused, trustCreator
@@ -376,7 +377,7 @@ class Client:
             stamp=self._reactor.seconds() if self._interactive else None)
         if text is not None:
             self._write(text)
-        if splitTags(line)[1] == "OK /quit":
+        if parseTags(line)[1] == "OK /quit":
             # The server hangs up next: that is no reason to reconnect.
             self.finish(1 if self._session.errors else 0)
             return

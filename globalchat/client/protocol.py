@@ -21,29 +21,9 @@ from typing import Protocol
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
+from globalchat.chat.wire import parseTags
+
 ERROR_PREFIX = "ERROR "
-
-#: The commands whose answer is the sender's own stored copy: lines that
-#: carry a client id so that re-sending them after a drop stores nothing
-#: twice.
-_STORED_COMMANDS = frozenset({"me", "msg"})
-
-
-def splitTags(line: str) -> tuple[dict[str, str], str]:
-    """
-    Split the C{@key=value;key} word a server line may start with from the
-    line itself (a key without a value maps to C{""}).
-    """
-    if not line.startswith("@"):
-        return {}, line
-    word, _, rest = line.partition(" ")
-    tags = {}
-    for item in word[1:].split(";"):
-        key, _, value = item.partition("=")
-        if key:
-            tags[key] = value
-    return tags, rest
-
 
 def isBlank(line: bytes) -> bool:
     """
@@ -64,15 +44,6 @@ def command(sent: str) -> str | None:
     if sent.startswith("//") or not sent.startswith("/"):
         return None
     return sent[1:].partition(" ")[0].lower()
-
-
-def takesClientId(sent: str) -> bool:
-    """
-    Whether the server stores C{sent} (a chat line, C{/me}, C{/msg}) and so
-    de-duplicates it by a client id.
-    """
-    name = command(sent)
-    return name is None or name in _STORED_COMMANDS
 
 
 def answers(sent: str, line: str, name: str) -> bool:
@@ -213,7 +184,7 @@ class PendingReplies:
 
         @return: the line it answers, if it answers one.
         """
-        tags, text = splitTags(line)
+        tags, text = parseTags(line)
         words = text.split(" ")
         if words[0] == "NICK" and len(words) == 3 and words[1] == self.name:
             self.name = words[2]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import time
 
-from globalchat.client.protocol import splitTags
+from globalchat.chat.wire import parseTags
 
 _COLOURS = (31, 32, 33, 34, 35, 36)
 _DIM = 2
@@ -43,7 +43,7 @@ def render(line: str, colour: bool = False, stamp: float | None = None,
     @param now: the current time, to tell a stored message of another day
         by its date (default: the clock).
     """
-    line = splitTags(line)[1]
+    line = parseTags(line)[1]
     if line.startswith("HIST "):
         return _renderStored(line, colour, time.time() if now is None else now)
     words = line.split(" ")

@@ -20,7 +20,8 @@ from __future__ import annotations
 import secrets
 from collections import deque
 
-from globalchat.client.protocol import Outgoing, takesClientId
+from globalchat.chat.wire import isMessageLine
+from globalchat.client.protocol import Outgoing
 
 
 class ResumeState:
@@ -58,7 +59,7 @@ class ResumeState:
         C{outgoing} as sent once logged in: a line the server stores gets
         a client id the first time and keeps it when sent again.
         """
-        if outgoing.clientId is None and takesClientId(outgoing.text):
+        if outgoing.clientId is None and isMessageLine(outgoing.text):
             self._sequence += 1
             outgoing.clientId = f"{self._prefix}.{self._sequence}"
         if outgoing.clientId is None:

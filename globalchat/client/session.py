@@ -28,6 +28,7 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from globalchat.chat.wire import parseTags
 from globalchat.client.protocol import (
     ERROR_PREFIX,
     ChatClientProtocol,
@@ -37,7 +38,6 @@ from globalchat.client.protocol import (
     PendingReplies,
     command,
     isBlank,
-    splitTags,
 )
 from globalchat.client.resume import ResumeState
 
@@ -280,7 +280,7 @@ class ChatSession:
             return
         self.heardFrom = True
         replies = self._replies
-        tags, text = splitTags(line)
+        tags, text = parseTags(line)
         head = replies.head
         asked = (text.startswith("HIST ") and isinstance(head, Outgoing)
                  and command(head.text) in _HISTORY_COMMANDS)

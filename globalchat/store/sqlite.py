@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from itertools import groupby
 from typing import Callable, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
@@ -134,19 +135,13 @@ class _Database:
     def append(self, drafts: list[Message]) -> list[tuple[Message, bool]]:
         results: list[tuple[Message, bool]] = []
         with self._transaction():
-            start = 0
-            while start < len(drafts):
-                if drafts[start].clientId is not None:
-                    results.append(self._appendOnce(drafts[start]))
-                    start += 1
-                    continue
-                # Messages without a client id need no look-up: insert the
-                # run of them in one call.
-                end = start
-                while end < len(drafts) and drafts[end].clientId is None:
-                    end += 1
-                results += [(message, False) for message in self._insert(drafts[start:end])]
-                start = end
+            for lookUp, run in groupby(drafts, key=lambda draft: draft.clientId is not None):
+                if lookUp:
+                    results += [self._appendOnce(draft) for draft in run]
+                else:
+                    # Messages without a client id need no look-up: insert
+                    # the run of them in one call.
+                    results += [(message, False) for message in self._insert(list(run))]
         return results
 
     def _appendOnce(self, draft: Message) -> tuple[Message, bool]:
@@ -299,31 +294,25 @@ class MessageStore:
         On the store's thread: carry out C{calls}, each with its outcome.
         """
         outcomes: list[tuple[bool, object]] = []
-        index = 0
-        while index < len(calls):
-            name, args = calls[index]
+        for name, group in groupby(calls, key=lambda call: call[0]):
+            run = [args for _, args in group]
             if name == "append":
                 # A run of appends: one transaction, then each its share.
-                run = index
-                while run < len(calls) and calls[run][0] == "append":
-                    run += 1
-                drafts = [draft for _, (batch,) in calls[index:run] for draft in batch]
                 try:
-                    results = self._database.append(drafts)
+                    results = self._database.append([d for (drafts,) in run for d in drafts])
                 except Exception:
-                    outcomes += [(False, Failure())] * (run - index)
-                else:
-                    start = 0
-                    for _, (batch,) in calls[index:run]:
-                        outcomes.append((True, results[start : start + len(batch)]))
-                        start += len(batch)
-                index = run
+                    outcomes += [(False, Failure())] * len(run)
+                    continue
+                start = 0
+                for (drafts,) in run:
+                    outcomes.append((True, results[start : start + len(drafts)]))
+                    start += len(drafts)
                 continue
-            try:
-                outcomes.append((True, getattr(self._database, name)(*args)))
-            except Exception:
-                outcomes.append((False, Failure()))
-            index += 1
+            for args in run:
+                try:
+                    outcomes.append((True, getattr(self._database, name)(*args)))
+                except Exception:
+                    outcomes.append((False, Failure()))
         return outcomes
 
     def append(self, drafts: list[Message]) -> Deferred[list[tuple[Message, bool]]]:
