@@ -4,8 +4,9 @@ Server passwords: a salted scrypt hash in a file, never the password.
 
 C{globalchat-passwd FILE} writes the file; C{twistd globalchat
 --password-file FILE} then asks every client for the password after its
-name.  scrypt is deliberately slow (tens of milliseconds), so checks run
-in Twisted's thread pool; the comparison is constant-time.
+name.  scrypt is deliberately slow (tens of milliseconds), so the server
+checks run in Twisted's thread pool (L{globalchat.identity.checkers});
+the comparison is constant-time.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThread
 
 #: scrypt cost: 2**14 iterations of 8 x 128 bytes (16 MiB, ~50 ms).
 N, R, P = 2**14, 8, 1
@@ -79,18 +78,6 @@ def loadPasswordFile(path: Path) -> str:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     return line
-
-
-class PasswordChecker:
-    """
-    Checks passwords against one stored hash, off the reactor thread.
-    """
-
-    def __init__(self, stored: str) -> None:
-        self._stored = stored
-
-    def check(self, password: str) -> Deferred[bool]:
-        return deferToThread(verifyPassword, self._stored, password)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,10 +25,13 @@ from twisted.logger import (
 from twisted.python import usage
 
 from globalchat import tls
-from globalchat.auth import PasswordChecker, loadPasswordFile
+from globalchat.auth import loadPasswordFile
 from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
-from globalchat.chat.hub import DEFAULT_ANNOUNCE_LIMIT, DEFAULT_BACKLOG, Hub, checkText
+from globalchat.chat.admission import Admission
+from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT, LocalBus
+from globalchat.chat.hub import DEFAULT_BACKLOG, Hub
+from globalchat.chat.text import checkText
 from globalchat.chat.names import checkRoom
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
 from globalchat.expose.mapper import (
@@ -39,6 +42,8 @@ from globalchat.expose.mapper import (
     pinholeMethods,
 )
 from globalchat.expose.probe import ProbeHelper
+from globalchat.identity.checkers import ServerPasswordChecker
+from globalchat.identity.portal import Identity
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
@@ -478,17 +483,18 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     history, known = _historyService(config, reactor)
     stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
-              motd=config["motd"],
-              authenticate=PasswordChecker(stored).check if stored is not None else None,
-              store=history.store, known=known, backlog=config["backlog"],
-              announceLimit=config["announce-limit"], now=reactor.seconds)
+              motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
+              bus=LocalBus(config["announce-limit"]), now=reactor.seconds)
+    identity = Identity.forServer(
+        hub, password=ServerPasswordChecker(stored) if stored is not None else None,
+        clientCertificates=config["client-ca"] is not None)
+    admission = Admission(hub, identity, config["limits"], reactor)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
-    factory = ChatFactory(hub, maxLineLength=config["max-line-length"], probes=probes,
-                          limits=config["limits"], clock=reactor)
-    hub.authFailed = factory.strike
+    factory = ChatFactory(admission, maxLineLength=config["max-line-length"], probes=probes)
     top = MultiService()
     # First in, last out: the history closes after the listeners stop.
     history.setServiceParent(top)
+    admission.setServiceParent(top)
     if config["log-json"] is not None:
         path = Path(config["log-json"])
         try:
@@ -514,7 +520,6 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
             raise StartupError(f"bad --port {description!r}: {e}") from None
         if config["client-ca"] is not None and fingerprint is not None:
             tls.requireClientCertificates(endpoint, config["client-ca"])
-            factory.certifiedNames = True
         listener = ListeningService(endpoint, factory, description)
         listener.setServiceParent(top)
         if mapper is not None:

@@ -1,29 +1,44 @@
 """
-Test doubles for the chat logic: participants that record what they get.
+Test doubles for the chat logic: connections that record what they get.
 """
 
+from pathlib import Path
+
+from OpenSSL import crypto
+from twisted.internet.task import Clock
 from zope.interface import implementer
 
-from globalchat.chat.hub import IParticipant
+from globalchat.chat.admission import Admission
+from globalchat.chat.connection import IConnection
+from globalchat.policy import Limits
+from globalchat.tls import issueCertificate
+
+#: Limits that a scripted conversation never reaches.
+GENEROUS = Limits(maxPerIP=None, maxConnections=None, rate=1e9, burst=1e9)
 
 
-@implementer(IParticipant)
+@implementer(IConnection)
 class Recorder:
     """
-    A participant that keeps what it is sent.
+    A connection that keeps what it is sent.
     """
 
-    def __init__(self, peer="127.0.0.1:1", certifiedName=None):
+    def __init__(self, peer="127.0.0.1:1", certificate=None):
         self.peer = peer
-        self.certifiedName = certifiedName
+        self.host = peer.rpartition(":")[0]
+        self.certificate = certificate
         self.data = []
         self.closed = False
+        self.aborted = False
 
-    def send(self, data):
+    def write(self, data):
         self.data.append(data)
 
     def close(self):
         self.closed = True
+
+    def abort(self):
+        self.aborted = True
 
     def lines(self):
         """
@@ -32,6 +47,23 @@ class Recorder:
         text = b"".join(self.data).decode("utf-8")
         self.data.clear()
         return text.splitlines()
+
+
+def connect(hub, connection, identity=None):
+    """
+    A session of C{hub} for C{connection}, as a transport would make one.
+    """
+    return Admission(hub, identity, GENEROUS, Clock()).connect(connection)
+
+
+def clientCertificate(directory, name):
+    """
+    A certificate whose common name is C{name}, as a TLS handshake gives it.
+    """
+    directory = Path(directory)
+    directory.mkdir()
+    issueCertificate(directory / "cert.pem", directory / "key.pem", name, client=True)
+    return crypto.load_certificate(crypto.FILETYPE_PEM, (directory / "cert.pem").read_bytes())
 
 
 class Users:
@@ -47,7 +79,7 @@ class Users:
     def login(self, *names):
         for name in names:
             recorder = Recorder(peer=f"198.51.100.1:{len(self.sessions) + 1000}")
-            session = self.hub.connect(recorder)
+            session = connect(self.hub, recorder)
             session.lineReceived(name)
             self.sessions[name] = session
             self.recorders[name] = recorder

@@ -9,7 +9,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from globalchat.chat.hub import Hub
 from globalchat.store.memory import MemoryStore
-from tests.chatfakes import HeldStore, Recorder, Users
+from tests.chatfakes import connect, HeldStore, Recorder, Users
 
 #: 2026-11-27 18:00:00 UTC
 NOON = 1795802400.0
@@ -35,7 +35,7 @@ class HistoryTests(SynchronousTestCase):
         self.users.login("Bob")
         self.assertEqual(self.users.recorders["Bob"].lines(), [])  # cleared by login
         carl = Recorder()
-        self.hub.connect(carl).lineReceived("Carl")
+        connect(self.hub, carl).lineReceived("Carl")
         self.assertEqual(carl.lines(), [
             "Hello Good morning !!!! ::: Carl",
             "JOIN #lobby Carl",
@@ -103,10 +103,29 @@ class OfflineTests(SynchronousTestCase):
         ])
         for expected in (["HIST 2026-11-27T18:00:00Z PRIV <Bob> @Ann see you tomorrow"], []):
             ann = Recorder()
-            session = self.hub.connect(ann)
+            session = connect(self.hub, ann)
             session.lineReceived("Ann")
             self.assertEqual([l for l in ann.lines() if "PRIV" in l], expected)
             session.lineReceived("/quit")
+
+    def test_notKept(self):
+        """
+        When the store cannot keep the message for its recipient, the
+        sender is told so, not that it is kept, and later lines still get
+        their answers in order.
+        """
+        from twisted.internet.defer import fail
+
+        self.hub.store.queue = lambda recipient, messageId: fail(OSError("disk full"))
+        self.users.say("Bob", "/msg ann see you tomorrow")
+        self.users.say("Bob", "/who")
+        self.assertEqual(self.users.lines("Bob"), [
+            "ERROR Ann is offline and your message could not be kept for them; "
+            "send it again later",
+            "WHO #lobby Bob",
+            "OK /who",
+        ])
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
 
     def test_unknownName(self):
         """
@@ -160,7 +179,7 @@ class TagTests(SynchronousTestCase):
         self.assertEqual(self.users.lines("@tags Ann"),
                          ["ERROR id= takes 1-64 letters, digits, '.', '_', '-' or ':'"])
         carl = Recorder()
-        self.hub.connect(carl).lineReceived("@resume=last Carl")
+        connect(self.hub, carl).lineReceived("@resume=last Carl")
         self.assertEqual(carl.lines(), ["ERROR resume= needs the id of the last message you saw"])
 
 
@@ -191,7 +210,7 @@ class ResumeTests(SynchronousTestCase):
         users.say("Ann", "/join lobby")
         users.say("Ann", "missed in lobby")
         john = Recorder()
-        hub.connect(john).lineReceived("@resume=1 John")
+        connect(hub, john).lineReceived("@resume=1 John")
         self.assertEqual(john.lines(), [
             "Hello Good morning !!!! ::: John",
             "JOIN #lobby John",

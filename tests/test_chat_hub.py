@@ -6,8 +6,15 @@ conversations of several users, with no network.
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from globalchat.chat.hub import Hub, IParticipant
-from tests.chatfakes import Recorder, Users
+from twisted.internet.task import Clock
+
+from globalchat.chat.admission import Admission
+from globalchat.chat.bus import LocalBus
+from globalchat.chat.hub import Hub
+from globalchat.chat.connection import IConnection
+from globalchat.identity.checkers import ServerPasswordChecker
+from globalchat.identity.portal import Identity
+from tests.chatfakes import GENEROUS, Recorder, Users, clientCertificate, connect
 
 GREETING = "Hello Good morning !!!! ::: {}"
 
@@ -17,10 +24,10 @@ class Broken(Recorder):
     A participant whose deliveries fail once it is logged in.
     """
 
-    def send(self, data):
+    def write(self, data):
         if self.data:
             raise OSError("gone")
-        super().send(data)
+        super().write(data)
 
 
 class LoginTests(SynchronousTestCase):
@@ -33,9 +40,9 @@ class LoginTests(SynchronousTestCase):
 
     def test_recorderProvidesInterface(self):
         """
-        The test double is a real L{IParticipant}.
+        The test double is a real L{IConnection}.
         """
-        verifyObject(IParticipant, Recorder())
+        verifyObject(IConnection, Recorder())
 
     def test_greetingThenLobby(self):
         """
@@ -43,7 +50,7 @@ class LoginTests(SynchronousTestCase):
         is in the lobby.
         """
         john = Recorder()
-        self.hub.connect(john).lineReceived("John")
+        connect(self.hub, john).lineReceived("John")
         self.assertEqual(john.lines(), [GREETING.format("John"), "JOIN #lobby John"])
         self.assertEqual(self.hub.names, ["John"])
 
@@ -54,7 +61,7 @@ class LoginTests(SynchronousTestCase):
         """
         hub = Hub(greeting="Welcome, {name}!", defaultRoom="hall", motd=["Be nice.", ""])
         john = Recorder()
-        hub.connect(john).lineReceived("John")
+        connect(hub, john).lineReceived("John")
         self.assertEqual(john.lines(), ["Welcome, John!", "INFO Be nice.", "INFO", "JOIN #hall John"])
 
     def test_invalidNames(self):
@@ -63,7 +70,7 @@ class LoginTests(SynchronousTestCase):
         tried as the name; the greeting only comes for an accepted one.
         """
         john = Recorder()
-        session = self.hub.connect(john)
+        session = connect(self.hub, john)
         for bad in ("John Smith", "x" * 33, "j@hn", "/nick", "Jo\x07hn"):
             session.lineReceived(bad)
         session.lineReceived("Zoë_2.0-x")
@@ -80,7 +87,7 @@ class LoginTests(SynchronousTestCase):
         users = Users(self.hub)
         users.login("John")
         other = Recorder()
-        session = self.hub.connect(other)
+        session = connect(self.hub, other)
         for taken in ("john", "JOHN", "Ｊｏｈｎ"):
             session.lineReceived(taken)
         self.assertEqual(other.lines(), ["ERROR the name john is taken, choose another",
@@ -95,7 +102,7 @@ class LoginTests(SynchronousTestCase):
         users.login("John")
         users.sessions["John"].disconnected()
         again = Recorder()
-        self.hub.connect(again).lineReceived("JOHN")
+        connect(self.hub, again).lineReceived("JOHN")
         self.assertEqual(again.lines()[0], GREETING.format("JOHN"))
 
 
@@ -114,7 +121,7 @@ class ConversationTests(SynchronousTestCase):
         Those in the lobby see a newcomer join.
         """
         dee = Recorder()
-        self.hub.connect(dee).lineReceived("Dee")
+        connect(self.hub, dee).lineReceived("Dee")
         for name in ("Ann", "Bob", "Cy"):
             self.assertEqual(self.users.lines(name), ["JOIN #lobby Dee"])
 
@@ -236,7 +243,7 @@ class ConversationTests(SynchronousTestCase):
         self.users.say("Ann", "/topic weekend plans")
         self.assertEqual(self.users.lines("Bob"), ["TOPIC #lobby Ann weekend plans"])
         dee = Recorder()
-        self.hub.connect(dee).lineReceived("Dee")
+        connect(self.hub, dee).lineReceived("Dee")
         self.assertEqual(dee.lines()[-1], "TOPIC #lobby - weekend plans")
 
     def test_quit(self):
@@ -324,7 +331,7 @@ class ConversationTests(SynchronousTestCase):
         One recipient whose delivery fails does not keep the line from the
         others; the failure is logged.
         """
-        self.hub.connect(Broken()).lineReceived("Ghost")
+        connect(self.hub, Broken()).lineReceived("Ghost")
         self.users.clear()
         self.users.say("Ann", "still here")
         self.assertEqual(self.users.lines("Cy"), ["MSG #lobby <Ann> still here"])
@@ -340,14 +347,18 @@ class PasswordTests(SynchronousTestCase):
     def setUp(self):
         self.failed = []
         self.checks = []
-        self.hub = Hub(authenticate=self.check, authFailed=self.failed.append)
+        self.hub = Hub()
+        self.admission = Admission(self.hub, limits=GENEROUS, clock=Clock())
+        self.admission.identity = Identity.forServer(
+            self.hub, password=ServerPasswordChecker("unused", defer=self.check))
+        self.admission.strike = self.failed.append
         self.events = []
         from twisted.logger import globalLogPublisher
 
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
-    def check(self, password):
+    def check(self, verify, stored, password):
         from twisted.internet.defer import Deferred
 
         d = Deferred()
@@ -360,7 +371,7 @@ class PasswordTests(SynchronousTestCase):
         once it is right; lines sent meanwhile are handled after, in order.
         """
         john = Recorder()
-        session = self.hub.connect(john)
+        session = self.admission.connect(john)
         session.lineReceived("John")
         self.assertEqual(john.lines(), ["AUTH John"])
         session.lineReceived("s3cret")
@@ -377,16 +388,36 @@ class PasswordTests(SynchronousTestCase):
         logged, and the next line is the name again.
         """
         john = Recorder()
-        session = self.hub.connect(john)
+        session = self.admission.connect(john)
         session.lineReceived("John")
         session.lineReceived("guess")
         self.checks[0][1].callback(False)
         self.assertEqual(john.lines(), ["AUTH John", "ERROR wrong password; give your name again"])
-        self.assertEqual(self.failed, [john])
+        self.assertEqual(self.failed, [session])
         self.assertFalse(any("guess" in repr(e) for e in self.events))
         session.lineReceived("John")
         self.assertEqual(john.lines(), ["AUTH John"])
         self.assertEqual(self.hub.names, [])
+
+
+    def test_checkFails(self):
+        """
+        A password check that fails (rather than finding the password
+        wrong) is answered, is not a strike, and the next line is the name
+        again.
+        """
+        john = Recorder()
+        session = self.admission.connect(john)
+        session.lineReceived("John")
+        session.lineReceived("s3cret")
+        self.checks[0][1].errback(RuntimeError("no threads left"))
+        self.assertEqual(john.lines(), [
+            "AUTH John",
+            "ERROR your login cannot be checked right now; give your name again"])
+        self.assertEqual(self.failed, [])
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+        session.lineReceived("John")
+        self.assertEqual(john.lines(), ["AUTH John"])
 
 
 class CertifiedNameTests(SynchronousTestCase):
@@ -400,8 +431,8 @@ class CertifiedNameTests(SynchronousTestCase):
         is told with a NICK line; it cannot be changed.
         """
         hub = Hub()
-        alice = Recorder(certifiedName="alice")
-        session = hub.connect(alice)
+        alice = Recorder(certificate=clientCertificate(self.mktemp(), "alice"))
+        session = connect(hub, alice, Identity.forServer(hub, clientCertificates=True))
         session.lineReceived("Mallory")
         self.assertEqual(alice.lines(), [GREETING.format("alice"), "NICK Mallory alice",
                                          "JOIN #lobby alice"])
@@ -419,10 +450,10 @@ class AnnounceLimitTests(SynchronousTestCase):
         """
         Above the limit, only the one who joins or leaves sees it.
         """
-        users = Users(Hub(announceLimit=2))
+        users = Users(Hub(bus=LocalBus(announceLimit=2)))
         users.login("Ann", "Bob")
         carl = Recorder()
-        session = users.hub.connect(carl)
+        session = connect(users.hub, carl)
         session.lineReceived("Carl")
         self.assertEqual(carl.lines()[1:], ["JOIN #lobby Carl"])
         session.lineReceived("/part")

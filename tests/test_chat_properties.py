@@ -8,7 +8,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from globalchat.chat import names
 from globalchat.chat.hub import Hub
-from tests.chatfakes import Recorder
+from tests.chatfakes import connect, Recorder
 
 USERS = range(5)
 NAMES = ["ann", "Ann", "bob", "BOB", "cy", "Ｃｙ", "dee", "bad name", ""]
@@ -34,13 +34,13 @@ class InvariantTests(SynchronousTestCase):
     """
 
     def check(self, hub, sessions):
-        logged = {id(s) for s in hub.sessions.values()}
-        # Names are unique case-insensitively and indexed by their key.
+        logged = {id(s) for s in hub.bus}
+        # Names are unique case-insensitively and each finds its holder.
         keys = [names.key(n) for n in hub.names]
         self.assertEqual(len(keys), len(set(keys)))
-        for key, session in hub.sessions.items():
-            self.assertEqual(key, names.key(session.name))
-        for room in hub.rooms.values():
+        for session in hub.bus:
+            self.assertIs(hub.bus.holder(session.name.upper()), session)
+        for room in hub.bus.rooms():
             # No empty room is kept; every member is logged in and knows it.
             self.assertTrue(room.members)
             for member in room.members.values():
@@ -63,7 +63,7 @@ class InvariantTests(SynchronousTestCase):
         for action, user, name, room, text in steps:
             if action == "connect" or user not in sessions:
                 recorders[user] = Recorder()
-                sessions[user] = hub.connect(recorders[user])
+                sessions[user] = connect(hub, recorders[user])
             session = sessions[user]
             line = {
                 "connect": name, "line": name, "join": f"/join {room}", "part": f"/part {room}",

@@ -11,6 +11,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from globalchat import tls
+from globalchat.chat.admission import Admission
 from globalchat.chat.hub import Hub
 from globalchat.expose.probe import ProbeHelper, parseRequest
 from globalchat.server import ChatFactory
@@ -45,7 +46,7 @@ class ProbeHelperTests(TestCase):
 
     def listen(self, description):
         endpoint = serverFromString(reactor, description)
-        d = endpoint.listen(ChatFactory(Hub()))
+        d = endpoint.listen(ChatFactory(Admission(Hub())))
 
         def listening(port):
             self.addCleanup(port.stopListening)

@@ -11,6 +11,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from globalchat.chat.admission import Admission
 from globalchat.chat.hub import Hub
 from globalchat.server import ChatFactory, describePeer
 
@@ -21,7 +22,7 @@ class ServerTests(SynchronousTestCase):
     """
 
     def setUp(self):
-        self.factory = ChatFactory(Hub(), maxLineLength=16)
+        self.factory = ChatFactory(Admission(Hub()), maxLineLength=16)
 
     def connect(self, port=40000):
         protocol = self.factory.buildProtocol(None)
@@ -220,7 +221,7 @@ class ProbeRequestTests(SynchronousTestCase):
     """
 
     def connect(self, probes):
-        protocol = ChatFactory(Hub(), probes=probes).buildProtocol(None)
+        protocol = ChatFactory(Admission(Hub()), probes=probes).buildProtocol(None)
         transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.7", 4000))
         protocol.makeConnection(transport)
         return protocol, transport
@@ -281,7 +282,7 @@ class FuzzTests(SynchronousTestCase):
         hub = Hub()
         protocols = []
         for peer in range(2):
-            protocol = ChatFactory(hub, maxLineLength=32).buildProtocol(None)
+            protocol = ChatFactory(Admission(hub), maxLineLength=32).buildProtocol(None)
             transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.7", peer))
             protocol.makeConnection(transport)
             protocols.append((protocol, transport))
@@ -291,4 +292,4 @@ class FuzzTests(SynchronousTestCase):
         for protocol, transport in protocols:
             self.assertTrue(transport.value() == b"" or transport.value().endswith(b"\r\n"))
             protocol.connectionLost(Failure(ConnectionDone()))
-        self.assertEqual(hub.sessions, {})
+        self.assertEqual(hub.names, [])

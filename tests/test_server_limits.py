@@ -12,6 +12,7 @@ from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from globalchat.chat.admission import Admission
 from globalchat.chat.hub import Hub
 from globalchat.policy import Limits, parseNetwork
 from globalchat.server import ChatFactory
@@ -29,10 +30,10 @@ class LimitsTests(SynchronousTestCase):
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
     def factory(self, **limits):
-        factory = ChatFactory(Hub(), limits=Limits(**limits), clock=self.clock)
-        factory.startFactory()
-        self.addCleanup(factory.stopFactory)
-        return factory
+        admission = Admission(Hub(), limits=Limits(**limits), clock=self.clock)
+        admission.startService()
+        self.addCleanup(admission.stopService)
+        return ChatFactory(admission)
 
     def connect(self, factory, host="198.51.100.7", port=40000):
         address = IPv4Address("TCP", host, port)

@@ -247,7 +247,7 @@ class HistoryOptionsTests(SynchronousTestCase):
         service = self.makeService("--data-dir", str(directory))
         self.assertIsInstance(self.history(service).store, MessageStore)
         self.assertTrue((directory / tap.HISTORY_FILE).exists())
-        hub = listeners(service)[0].factory.hub
+        hub = listeners(service)[0].factory.admission.hub
         self.assertEqual((hub.backlog, hub.store), (20, self.history(service).store))
 
     def test_noHistory(self):
@@ -258,7 +258,7 @@ class HistoryOptionsTests(SynchronousTestCase):
         service = self.makeService("--data-dir", str(directory), "--no-history", "--backlog", "0")
         self.assertIsInstance(self.history(service).store, MemoryStore)
         self.assertFalse(directory.exists())
-        self.assertEqual(listeners(service)[0].factory.hub.backlog, 0)
+        self.assertEqual(listeners(service)[0].factory.admission.hub.backlog, 0)
 
     def test_badValues(self):
         """

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from twisted.internet.defer import Deferred
-
 from globalchat.chat import names, wire
 from globalchat.chat.errors import ChatError
-from globalchat.chat.hub import DEFAULT_BACKLOG
+from globalchat.chat.text import isCount
 
 if TYPE_CHECKING:
-    from globalchat.chat.hub import Hub, Session
+    from globalchat.chat.hub import Hub
+    from globalchat.chat.session import Session
 
 #: The most messages one /history shows.
 MAX_HISTORY = 1000
+
+#: How many messages /history shows when not told, on a server that shows
+#: joiners none (C{--backlog 0}).
+DEFAULT_HISTORY = 20
 
 #: Usage and description of every command, in the order /help lists them.
 USAGE = {
@@ -55,17 +58,12 @@ class Commands:
 
     def dispatch(self, session: Session, text: str, clientId: str | None = None) -> None:
         """
-        Act on one non-blank line from C{session}.
+        Act on one non-blank line from C{session}, logged in.  Answers go
+        through L{Session.reply}, or L{Session.waitFor} for those that wait.
 
         @param clientId: the client's own id for a message (C{@id=}).
         @raise ChatError: when the line is refused.
         """
-        if session.name is None:
-            if session.pendingName is not None:
-                self._hub.checkPassword(session, text)
-            else:
-                self._hub.login(session, text)
-            return
         if text.startswith("//"):
             self._hub.say(session, text[1:], clientId=clientId)
             return
@@ -88,50 +86,45 @@ class Commands:
             raise ChatError("you are in no room: /join ROOM first")
         return session.current
 
-    def _answerAfter(self, session: Session, d: Deferred, command: str) -> None:
-        # The OK closes an answer whose other lines wait for the store.
-        d.addCallback(lambda _: session.participant.send(wire.ok(command)))
-        session.waitFor(d)
-
     def cmd_join(self, session: Session, arguments: str) -> None:
         if not arguments or " " in arguments:
             raise _usage("join")
-        self._answerAfter(session, self._hub.join(session, arguments), "join")
+        session.waitFor(self._hub.join(session, arguments), wire.ok("join"))
 
     def cmd_history(self, session: Session, arguments: str) -> None:
         words = arguments.split()
-        count = [w for w in words if w.isdigit()]
-        rooms = [w for w in words if not w.isdigit()]
+        count = [w for w in words if isCount(w)]
+        rooms = [w for w in words if not isCount(w)]
         if len(count) > 1 or len(rooms) > 1:
             raise _usage("history")
-        limit = int(count[0]) if count else self._hub.backlog or DEFAULT_BACKLOG
+        limit = int(count[0]) if count else self._hub.backlog or DEFAULT_HISTORY
         if not 0 < limit <= MAX_HISTORY:
             raise ChatError(f"/history shows 1 to {MAX_HISTORY} messages")
         room = names.checkRoom(rooms[0]) if rooms else self._room(session, "").name
-        self._answerAfter(session, self._hub.showHistory(session, room, limit), "history")
+        session.waitFor(self._hub.showHistory(session, room, limit), wire.ok("history"))
 
     def cmd_part(self, session: Session, arguments: str) -> None:
         first, _, reason = arguments.partition(" ")
-        if first.startswith("#") or (first and self._hub.rooms.get(names.key(first)) in session.rooms):
+        if first.startswith("#") or (first and self._hub.bus.room(first) in session.rooms):
             room = self._hub.room(first)
         else:
             room, reason = self._room(session, ""), arguments
         self._hub.part(session, room, reason.strip())
-        session.participant.send(wire.ok("part"))
+        session.reply(wire.ok("part"))
 
     def cmd_rooms(self, session: Session, arguments: str) -> None:
         if arguments:
             raise _usage("rooms")
-        for room in sorted(self._hub.rooms.values(), key=lambda r: r.name.casefold()):
-            session.participant.send(wire.roomInfo(room.name, len(room.members), room.topic))
-        session.participant.send(wire.ok("rooms"))
+        for room in sorted(self._hub.bus.rooms(), key=lambda r: r.name.casefold()):
+            session.reply(wire.roomInfo(room.name, len(room.members), room.topic))
+        session.reply(wire.ok("rooms"))
 
     def cmd_who(self, session: Session, arguments: str) -> None:
         if " " in arguments:
             raise _usage("who")
         room = self._room(session, arguments)
-        session.participant.send(wire.who(room.name, [m.name for m in room.members.values()]))
-        session.participant.send(wire.ok("who"))
+        session.reply(wire.who(room.name, [m.name for m in room.members.values()]))
+        session.reply(wire.ok("who"))
 
     def cmd_msg(self, session: Session, arguments: str, clientId: str | None) -> None:
         target, _, text = arguments.partition(" ")
@@ -148,21 +141,21 @@ class Commands:
         if not arguments or " " in arguments:
             raise _usage("nick")
         self._hub.rename(session, arguments)
-        session.participant.send(wire.ok("nick"))
+        session.reply(wire.ok("nick"))
 
     def cmd_topic(self, session: Session, arguments: str) -> None:
         room = self._room(session, "")
         if arguments:
             self._hub.setTopic(session, room, arguments)
         else:
-            session.participant.send(wire.info(
+            session.reply(wire.info(
                 f"topic of #{room.name}: {room.topic}" if room.topic else f"#{room.name} has no topic"))
-        session.participant.send(wire.ok("topic"))
+        session.reply(wire.ok("topic"))
 
     def cmd_quit(self, session: Session, arguments: str) -> None:
         self._hub.quit(session, arguments)
-        session.participant.send(wire.ok("quit"))
-        session.participant.close()
+        session.reply(wire.ok("quit"))
+        session.close()
 
     def cmd_help(self, session: Session, arguments: str) -> None:
         wanted = arguments.lstrip("/").lower()
@@ -170,7 +163,7 @@ class Commands:
             raise ChatError(f"unknown command /{wanted}: see /help")
         for command in [wanted] if wanted else USAGE:
             usage, description = USAGE[command]
-            session.participant.send(wire.info(f"{usage} - {description}"))
+            session.reply(wire.info(f"{usage} - {description}"))
         if not wanted:
-            session.participant.send(wire.info("// at the start of a line sends a line starting with /"))
-        session.participant.send(wire.ok("help"))
+            session.reply(wire.info("// at the start of a line sends a line starting with /"))
+        session.reply(wire.ok("help"))

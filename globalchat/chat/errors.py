@@ -1,5 +1,5 @@
 """
-The one exception the chat logic raises for a refused line.
+The exceptions the chat logic raises for a refused line.
 """
 
 
@@ -7,4 +7,11 @@ class ChatError(Exception):
     """
     The client's line was refused; C{str()} is the explanation it is sent
     on an C{ERROR} line.
+    """
+
+
+class WrongPassword(ChatError):
+    """
+    A login's credentials were refused: besides the answer, a strike
+    against the client's address.
     """

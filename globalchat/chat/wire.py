@@ -172,3 +172,13 @@ def error(text: str) -> bytes:
     A refused line; the connection stays up.
     """
     return line(f"ERROR {text}")
+
+
+def messageTags(message) -> str:
+    """
+    The tags of a stored message (a L{globalchat.store.interface.Message}):
+    its id and the sender's own id for it.
+    """
+    if message.clientId is None:
+        return f"id={message.id}"
+    return f"id={message.id};cid={message.clientId}"

@@ -1,0 +1,111 @@
+# -*- test-case-name: tests.test_server_limits -*-
+"""
+Who gets a session: the address rules (allow and deny lists, connection
+counts, bans) applied to every transport alike, and the one timer that
+checks every session's time-outs.
+"""
+
+from __future__ import annotations
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from globalchat.chat import wire
+from globalchat.chat.hub import Hub
+from globalchat.chat.connection import IConnection
+from globalchat.chat.session import Session
+from globalchat.identity.portal import Identity
+from globalchat.policy import Gatekeeper, Limits
+
+
+class Admission(Service):
+    """
+    The door of one server, shared by all its listening ports.
+
+    @ivar hub: the chat every session joins.
+    @ivar identity: what a client must show to log in.
+    @ivar limits: the configured limits.
+    @ivar clock: the time every rule is measured with.
+    """
+
+    log = Logger()
+
+    def __init__(self, hub: Hub, identity: Identity | None = None, limits: Limits | None = None,
+                 clock: IReactorTime | None = None) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.hub = hub
+        self.identity = identity if identity is not None else Identity.forServer(hub)
+        self.limits = limits if limits is not None else Limits()
+        self.clock = clock
+        self._gatekeeper = Gatekeeper(clock, self.limits)
+        self._sessions: set[Session] = set()
+        self._sweep = LoopingCall(self.checkTimeouts)
+        self._sweep.clock = clock
+
+    def startService(self) -> None:
+        super().startService()
+        self._sweep.start(1.0, now=False)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._sweep.running:
+            self._sweep.stop()
+
+    def screen(self, host: str, peer: str) -> bool:
+        """
+        Whether C{host} may connect at all, decided before a byte is read
+        from it.
+        """
+        refusal = self._gatekeeper.screen(host)
+        if refusal is not None:
+            self.log.warn("refused {peer}: {reason}", peer=peer, reason=refusal,
+                          security="refused")
+        return refusal is None
+
+    def connect(self, connection: IConnection) -> Session | None:
+        """
+        A client connected: give it a session, or one line saying why not
+        (too many connections) and hang up.
+        """
+        refusal = self._gatekeeper.admit(connection.host)
+        if refusal is not None:
+            self.log.warn("refused {peer}: {reason}", peer=connection.peer, reason=refusal,
+                          security="over-limit")
+            connection.write(wire.error(refusal))
+            connection.close()
+            return None
+        session = Session(self, connection, self.clock.seconds())
+        self._sessions.add(session)
+        self.log.info("{peer} connected", peer=connection.peer)
+        return session
+
+    def disconnected(self, session: Session) -> None:
+        """
+        C{session}'s connection ended.
+        """
+        if session in self._sessions:
+            self._sessions.discard(session)
+            self._gatekeeper.release(session.connection.host)
+
+    def strike(self, session: Session) -> None:
+        """
+        Count abuse (a flood, a wrong password) against C{session}'s
+        address; the strike that bans it also ends this session.
+        """
+        host = session.connection.host
+        if self._gatekeeper.strike(host):
+            self.log.warn("banned {host} for {time:g} s after repeated abuse",
+                          host=host, time=self.limits.banTime, security="banned")
+            session.answer(wire.error("banned for repeated abuse"))
+            session.close()
+
+    def checkTimeouts(self) -> None:
+        """
+        Close the sessions whose time is up (no name, idle, not reading).
+        """
+        now = self.clock.seconds()
+        for session in list(self._sessions):
+            session.checkTimeouts(now)

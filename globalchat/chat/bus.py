@@ -1,0 +1,277 @@
+# -*- test-case-name: tests.test_chat_bus -*-
+"""
+Rooms and presence: who holds which name, who is in which room, each
+room's topic, and the fan-out of lines to the people they are for.
+
+Everything that changes membership or names (a login, JOIN, PART, NICK,
+QUIT, TOPIC) and every delivery of a stored message goes through
+L{IBus}, so that one process's L{LocalBus} can be replaced by one shared
+between processes.  docs/architecture.md says what another
+implementation must guarantee.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Iterator
+
+from twisted.logger import Logger
+from zope.interface import Interface, implementer
+
+from globalchat.chat import names, wire
+from globalchat.chat.errors import ChatError
+
+if TYPE_CHECKING:
+    from globalchat.chat.session import Session
+    from globalchat.store.interface import Message
+
+#: Rooms bigger than this do not announce arrivals and departures
+#: (C{--announce-limit}).
+DEFAULT_ANNOUNCE_LIMIT = 200
+
+
+class Room:
+    """
+    A room and its members, in order of arrival.
+    """
+
+    __slots__ = ("name", "key", "members", "topic")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        #: The name key, which every message said in the room is stored under.
+        self.key = names.key(name)
+        self.members: dict[str, Session] = {}
+        self.topic = ""
+
+
+class IBus(Interface):
+    """
+    The room-and-presence seam.  Membership changes are announced by the
+    bus itself, to whoever it knows should see them.
+    """
+
+    def holder(name: str) -> Session | None:
+        """
+        The logged-in session called C{name} (any case), if any.
+        """
+
+    def claim(session: Session, name: str) -> None:
+        """
+        Log C{session} in as C{name}; at most one session holds a name.
+
+        @raise ChatError: if another session holds it.
+        """
+
+    def rename(session: Session, new: str) -> None:
+        """
+        Move C{session}'s claim to C{new}, telling whoever can see it.
+        """
+
+    def quit(session: Session, reason: str) -> list[str]:
+        """
+        Release C{session}'s name and rooms, telling whoever could see it.
+
+        @return: the names of the rooms it was in.
+        """
+
+    def room(name: str) -> Room | None:
+        """
+        The room called C{name} (with or without C{#}), if it exists.
+        """
+
+    def rooms() -> list[Room]:
+        """
+        Every room.
+        """
+
+    def enter(session: Session, name: str) -> tuple[Room, bool]:
+        """
+        Put C{session} in room C{name}, creating it, and tell the room.
+
+        @return: the room, and whether C{session} was not in it before.
+        """
+
+    def leave(session: Session, room: Room, reason: str) -> None:
+        """
+        Take C{session} out of C{room}, telling the room.
+        """
+
+    def setTopic(session: Session, room: Room, text: str) -> None:
+        """
+        Set C{room}'s topic, telling its members.
+        """
+
+    def publish(run: list[Message], lines: list[bytes]) -> None:
+        """
+        Deliver consecutive stored messages of one room, shown as C{lines},
+        to its members.
+        """
+
+    def deliverPrivate(message: Message, line: bytes, sender: Session) -> bool:
+        """
+        Deliver a stored private message to its recipient and its sender,
+        if the recipient is logged in.
+
+        @return: whether it was (otherwise nobody was sent anything).
+        """
+
+
+@implementer(IBus)
+class LocalBus:
+    """
+    L{IBus} for one process: every session is here.
+
+    @ivar announceLimit: rooms with more members do not announce arrivals
+        and departures.
+    """
+
+    log = Logger()
+
+    def __init__(self, announceLimit: int = DEFAULT_ANNOUNCE_LIMIT) -> None:
+        self.announceLimit = announceLimit
+        self._sessions: dict[str, Session] = {}
+        self._rooms: dict[str, Room] = {}
+
+    def __iter__(self) -> Iterator[Session]:
+        """
+        The logged-in sessions, in order of arrival.
+        """
+        return iter(list(self._sessions.values()))
+
+    def holder(self, name: str) -> Session | None:
+        return self._sessions.get(names.key(name))
+
+    def claim(self, session: Session, name: str) -> None:
+        holder = self.holder(name)
+        if holder is not None and holder is not session:
+            raise ChatError(f"the name {name} is taken, choose another")
+        session.name = name
+        self._sessions[names.key(name)] = session
+
+    def rename(self, session: Session, new: str) -> None:
+        holder = self.holder(new)
+        if holder is not None and holder is not session:
+            raise ChatError(f"the name {new} is taken, choose another")
+        old = session.name
+        oldKey, newKey = names.key(old), names.key(new)
+        self._sessions = _rekey(self._sessions, oldKey, newKey)
+        for room in session.rooms:
+            room.members = _rekey(room.members, oldKey, newKey)
+        session.name = new
+        self._broadcast(wire.renamed(old, new), self._neighbours(session))
+
+    def quit(self, session: Session, reason: str) -> list[str]:
+        if session.name is None or self.holder(session.name) is not session:
+            return []
+        left = [room.name for room in session.rooms]
+        others = {id(member): member for room in session.rooms
+                  for member in self._audience(room, session) if member is not session}
+        for room in list(session.rooms):
+            self._remove(session, room)
+        del self._sessions[names.key(session.name)]
+        session.current = None
+        self._broadcast(wire.quit(session.name, reason), others.values())
+        return left
+
+    def room(self, name: str) -> Room | None:
+        return self._rooms.get(names.key(name[1:] if name.startswith("#") else name))
+
+    def rooms(self) -> list[Room]:
+        return list(self._rooms.values())
+
+    def enter(self, session: Session, name: str) -> tuple[Room, bool]:
+        name = names.checkRoom(name)
+        room = self._rooms.get(names.key(name))
+        if room is None:
+            room = self._rooms[names.key(name)] = Room(name)
+        new = room not in session.rooms
+        if new:
+            room.members[names.key(session.name)] = session
+            session.rooms.append(room)
+            self._broadcast(wire.joined(room.name, session.name), self._audience(room, session))
+            if room.topic:
+                session.send(wire.topic(room.name, "-", room.topic))
+        session.current = room
+        return room, new
+
+    def leave(self, session: Session, room: Room, reason: str) -> None:
+        self._broadcast(wire.parted(room.name, session.name, reason),
+                        self._audience(room, session))
+        self._remove(session, room)
+        if session.current is room:
+            session.current = session.rooms[-1] if session.rooms else None
+
+    def setTopic(self, session: Session, room: Room, text: str) -> None:
+        room.topic = text
+        self._broadcast(wire.topic(room.name, session.name, text), room.members.values())
+
+    def publish(self, run: list[Message], lines: list[bytes]) -> None:
+        room = self._rooms.get(run[0].room)
+        if room is None:
+            return
+        # Each variant is joined once, when a member first needs it.
+        plain = tagged = None
+        for member in list(room.members.values()):
+            if member.tagged:
+                if tagged is None:
+                    tagged = b"".join(member.format(m, line) for m, line in zip(run, lines))
+                block = tagged
+            else:
+                if plain is None:
+                    plain = b"".join(lines)
+                block = plain
+            try:
+                member.sendRun(run, lines, block)
+            except Exception:
+                self.log.failure("delivery to {peer} failed", peer=member.connection.peer)
+
+    def deliverPrivate(self, message: Message, line: bytes, sender: Session) -> bool:
+        recipient = self._sessions.get(message.recipient)
+        if recipient is None:
+            return False
+        for target in {id(s): s for s in (sender, recipient)}.values():
+            target.send(target.format(message, line), message.id)
+        return True
+
+    def _audience(self, room: Room, session: Session) -> Iterable[Session]:
+        """
+        Who is told that C{session} came to or left C{room}: everybody in
+        it, or only C{session} itself in a room too big for that (each
+        arrival would be a line to every member, and in a room of
+        thousands nobody reads them).
+        """
+        if len(room.members) > self.announceLimit:
+            return (session,)
+        return room.members.values()
+
+    def _neighbours(self, session: Session) -> list[Session]:
+        """
+        Everybody who shares a room with C{session}, itself included, once.
+        """
+        seen = {id(session): session}
+        for room in session.rooms:
+            for member in room.members.values():
+                seen.setdefault(id(member), member)
+        return list(seen.values())
+
+    def _remove(self, session: Session, room: Room) -> None:
+        del room.members[names.key(session.name)]
+        session.rooms.remove(room)
+        if not room.members:
+            del self._rooms[room.key]
+
+    def _broadcast(self, data: bytes, sessions: Iterable[Session]) -> None:
+        """
+        Give the same bytes to every session; one failing recipient must
+        not keep the line from the others.
+        """
+        for session in list(sessions):
+            try:
+                session.send(data)
+            except Exception:
+                self.log.failure("delivery to {peer} failed", peer=session.connection.peer)
+
+
+def _rekey(members: dict[str, Session], old: str, new: str) -> dict[str, Session]:
+    # A rename keeps the place in the order of arrival.
+    return {new if k == old else k: v for k, v in members.items()}

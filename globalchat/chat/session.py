@@ -1,0 +1,399 @@
+# -*- test-case-name: tests.test_chat_session -*-
+"""
+One connection's life, whatever carries it: the login, the order of
+answers, and the rules every connection lives by (L{globalchat.chat.rules}).
+
+A transport only frames bytes into lines for L{Session.receive} and
+passes on its back-pressure (L{Session.pauseProducing}); everything a
+client is sent goes through here: the one writer to an L{IConnection}.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from globalchat.chat import names, text as texts, wire
+from globalchat.chat.connection import IConnection
+from globalchat.chat.errors import ChatError, WrongPassword
+from globalchat.chat.rules import Rules
+
+if TYPE_CHECKING:
+    from globalchat.chat.admission import Admission
+    from globalchat.store.interface import Message
+
+
+class Session:
+    """
+    One client's conversation with the server, from its first line on.
+
+    Every line gets its answers in the order the lines came, although some
+    answers wait (a message for the store, a join for the room's history,
+    a login for the password check).  So there are three ways to write:
+
+      - L{reply}: the answer to the line being handled; held while an
+        earlier answer is still on its way;
+      - L{answer}: a later part of the answer a L{waitFor} is completing;
+        written at once, since the lines held behind it wait for it;
+      - L{send}: somebody else's message or event; never held, but kept
+        back while a history is being shown, to drop what it repeats.
+
+    @ivar name: the name it logged in with, or C{None} before that.
+    @ivar rooms: the rooms it is in, in order of joining (a list: most
+        people are in a room or two, and there are many sessions).
+    @ivar current: the room its plain lines go to.
+    @ivar gone: whether it has quit or been disconnected.
+    @ivar tagged: whether it asked for message ids (C{@tags}).
+    @ivar resumeFrom: the last message id it saw, when it is resuming.
+    @ivar certified: whether its name is its client certificate's.
+    """
+
+    __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
+                 "tagged", "resumeFrom", "certified", "_logout", "_pendingName", "_held",
+                 "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
+
+    log = Logger()
+
+    def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
+        self._hub = admission.hub
+        self._admission = admission
+        self.connection = connection
+        self.name: str | None = None
+        self.rooms: list = []
+        self.current = None
+        self.gone = False
+        self.tagged = False
+        self.resumeFrom: int | None = None
+        self.certified = False
+        self._logout: Callable[[], None] | None = None
+        #: The name waiting for its password, and the name typed.
+        self._pendingName: tuple[str, str] | None = None
+        #: Lines (str) and answers (bytes) waiting for an earlier answer;
+        #: made when first needed, as most sessions never wait.
+        self._held: deque[str | bytes] | None = None
+        #: How many waits (password, history) are under way.
+        self._busy = 0
+        #: How many of its messages are being stored.
+        self._inflight = 0
+        #: While history is being shown: what else it was sent meanwhile,
+        #: with the message ids, to drop what the history shows.
+        self._catchup: list[tuple[int | None, bytes]] | None = None
+        self._releasing = False
+        self._rules = Rules(admission.limits, now)
+        self._closed = False
+
+    # -- lines in --------------------------------------------------------
+
+    def receive(self, raw: bytes) -> None:
+        """
+        One line from the transport, without its line ending: counted
+        against the rate, decoded, and handled.
+        """
+        if self._closed:
+            return
+        now = self._admission.clock.seconds()
+        if not self._rules.heard(now):
+            self._flooded(now)
+            return
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.reply(wire.error("invalid UTF-8, line dropped"))
+            return
+        self.lineReceived(text)
+
+    def lineTooLong(self, limit: int) -> None:
+        """
+        The transport dropped a line longer than C{limit} bytes.
+        """
+        self.log.info("{peer} sent a line too long", peer=self.connection.peer)
+        self.reply(wire.error(f"line too long (max {limit} bytes)"))
+
+    def lineReceived(self, text: str) -> None:
+        """
+        Handle one decoded line.  A refused line is answered with one error
+        line and the connection carries on.
+        """
+        text = text.strip()
+        if self.gone or (not text and self.name is not None):
+            # Lines after /quit in the same read are not acted on; a blank
+            # line in the chat says nothing.
+            return
+        # A message's answer waits for the store; lines other than messages
+        # sent after it wait for that answer, so that answers keep their order.
+        if self._held or self._busy or (self._inflight and not wire.isMessageLine(text)):
+            self._hold(text)
+        else:
+            self._handle(text)
+        self._hub.lineDone()
+
+    def _hold(self, item: str | bytes, first: bool = False) -> None:
+        if self._held is None:
+            self._held = deque()
+        (self._held.appendleft if first else self._held.append)(item)
+
+    def _handle(self, text: str) -> None:
+        try:
+            texts.checkText(text)
+            if self.name is None:
+                self._login(text)
+                return
+            tags, text = wire.parseTags(text)
+            clientId = names.checkClientId(tags["id"]) if "id" in tags else None
+            self._hub.commands.dispatch(self, text, clientId)
+        except ChatError as e:
+            self.reply(wire.error(str(e)))
+
+    # -- logging in ------------------------------------------------------
+
+    def _login(self, text: str) -> None:
+        identity = self._admission.identity
+        if self._pendingName is not None:
+            (name, typed), self._pendingName = self._pendingName, None
+            self._logIn(identity.login(self, name, text), typed)
+            return
+        tags, typed = wire.parseTags(text)
+        if "resume" in tags:
+            self.resumeFrom = texts.parseCount(tags["resume"], "resume= needs the id of the "
+                                                               "last message you saw")
+        self.tagged = self.tagged or "tags" in tags or "resume" in tags
+        name = identity.nameFor(typed, self.connection.certificate)
+        self._hub.checkFree(name)
+        if identity.asksPassword:
+            self._pendingName = (name, typed)
+            self.reply(wire.auth(name))
+            return
+        self._logIn(identity.login(self, name, None), typed)
+
+    def _logIn(self, d: Deferred[None], typed: str) -> None:
+        """
+        Greet the client once the portal has let it in, or say why not.
+        """
+
+        def welcome(_: None) -> None:
+            if not self.gone:
+                self._hub.welcome(self, typed)
+
+        def refused(failure: Failure) -> None:
+            failure.trap(ChatError)
+            if not self.gone:
+                self.answer(wire.error(failure.getErrorMessage()))
+            if failure.check(WrongPassword):
+                self._admission.strike(self)
+
+        d.addCallbacks(welcome, refused)
+        self.waitFor(d)
+
+    def loggedIn(self, logout: Callable[[], None], certified: bool) -> None:
+        """
+        The portal let it in (and its realm claimed the name).
+
+        @param logout: ends the login, once the connection ends.
+        @param certified: whether its certificate named it: such a name
+            cannot be changed.
+        """
+        self._logout = logout
+        self.certified = certified
+
+    # -- lines out -------------------------------------------------------
+
+    def reply(self, data: bytes) -> None:
+        """
+        Answer the line being handled, after earlier answers still on
+        their way.
+        """
+        if self._releasing:
+            # The answer to a held line: before the lines held after it.
+            if self._busy or self._inflight:
+                self._hold(data, first=True)
+            else:
+                self._write(data)
+        elif self._held or self._busy or self._inflight:
+            self._hold(data)
+        else:
+            self._write(data)
+
+    def answer(self, data: bytes) -> None:
+        """
+        Write a later part of the answer L{waitFor} holds lines for.
+        """
+        self._write(data)
+
+    def send(self, data: bytes, messageId: int | None = None) -> None:
+        """
+        Give the client a line that is not an answer to it.
+        """
+        if self._catchup is not None:
+            self._catchup.append((messageId, data))
+        else:
+            self._write(data)
+
+    def sendRun(self, run: list[Message], lines: list[bytes], block: bytes) -> None:
+        """
+        Give the client a run of one room's messages: C{block} (their
+        C{lines} joined, tagged if it asked for tags) in one write, or one
+        by one while it is catching up, so the history can drop repeats.
+        """
+        if self._catchup is None:
+            self._write(block)
+            return
+        for message, line in zip(run, lines):
+            self.send(self.format(message, line), message.id)
+
+    def format(self, message: Message, line: bytes) -> bytes:
+        """
+        A stored message's C{line} as this client wants it: with its ids
+        if it asked for tags.
+        """
+        return wire.tagged(wire.messageTags(message), line) if self.tagged else line
+
+    def close(self) -> None:
+        """
+        Hang up once what was written is delivered.
+        """
+        self.gone = True
+        if not self._closed:
+            self._closed = True
+            self.connection.close()
+
+    def _write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if self._rules.owe(len(data)) and self._tooSlow(self._admission.clock.seconds()):
+            return
+        self.connection.write(data)
+
+    # -- waiting ---------------------------------------------------------
+
+    def waitFor(self, d: Deferred, closing: bytes | None = None) -> None:
+        """
+        Hold the client's next lines until C{d} (the rest of an answer)
+        has fired, then write C{closing} (the answer's last line), if any.
+        """
+        self._busy += 1
+
+        def done(result: object) -> None:
+            self._busy -= 1
+            self.release()
+
+        if closing is not None:
+            d.addCallback(lambda _: self.answer(closing))
+        d.addBoth(done)
+
+    def submitted(self) -> None:
+        """
+        One of its messages went to the store; its answer waits for it.
+        """
+        self._inflight += 1
+
+    def settled(self) -> bool:
+        """
+        One of its messages was answered; whether none is left waiting.
+        """
+        self._inflight -= 1
+        return not self._inflight
+
+    def release(self) -> None:
+        """
+        Handle the held lines that need not wait any longer.
+        """
+        if self._releasing:
+            return
+        self._releasing = True
+        try:
+            while self._held and not self._busy and not self.gone:
+                item = self._held[0]
+                if self._inflight and not (isinstance(item, str) and wire.isMessageLine(item)):
+                    break
+                self._held.popleft()
+                if isinstance(item, bytes):
+                    self._write(item)
+                else:
+                    self._handle(item)
+        finally:
+            self._releasing = False
+        self._hub.lineDone()
+
+    def catchUp(self) -> None:
+        """
+        A history is about to be shown: keep back what else comes meanwhile.
+        """
+        self._catchup = []
+
+    def caughtUp(self, shown: Iterable[int]) -> None:
+        """
+        The history is shown: now send what came meanwhile, less the
+        messages (by id) the history C{shown}.
+        """
+        buffered, self._catchup = self._catchup or [], None
+        shown = set(shown)
+        for messageId, data in buffered:
+            if messageId not in shown:
+                self._write(data)
+
+    # -- the rules -------------------------------------------------------
+
+    def _flooded(self, now: float) -> None:
+        """
+        A line over the rate limit: drop it, say so once, and cut off a
+        connection that keeps on.
+        """
+        drops = self._rules.dropped(now)
+        if drops == 1:
+            self.reply(wire.error(f"too many lines, slow down (at most "
+                                  f"{self._rules.limits.rate:g} a second); lines dropped"))
+        if self._rules.flooding(drops):
+            self.log.warn("{peer} cut off for flooding", peer=self.connection.peer,
+                          security="flood")
+            self._write(wire.error("flooding: disconnected"))
+            self.close()
+            self._admission.strike(self)
+
+    def checkTimeouts(self, now: float) -> None:
+        """
+        Close a connection whose time is up, or that stopped reading for
+        too long.
+        """
+        if self._closed or self._tooSlow(now):
+            return
+        reason = self._rules.timedOut(now, self.name is not None)
+        if reason is not None:
+            self.log.info("{peer}: {reason}", peer=self.connection.peer, reason=reason,
+                          security="timeout")
+            self._write(wire.error(reason))
+            self.close()
+
+    def _tooSlow(self, now: float) -> bool:
+        """Drop the connection if the client is owed more than it may be."""
+        owed = self._rules.tooSlow(now)
+        if owed is None:
+            return False
+        self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
+                      peer=self.connection.peer, size=owed, security="slow-reader")
+        self._closed = True
+        self.connection.abort()
+        return True
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: the client is not reading."""
+        self._rules.paused(self._admission.clock.seconds())
+
+    def resumeProducing(self) -> None:
+        """The transport's buffer drained."""
+        self._rules.resumed()
+
+    def disconnected(self) -> None:
+        """
+        The transport is gone; tell the others if it had logged in.
+        """
+        self._closed = True
+        self.gone = True
+        self._held = None
+        self._admission.disconnected(self)
+        if self._logout is not None:
+            logout, self._logout = self._logout, None
+            logout()
