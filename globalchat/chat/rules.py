@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_server_limits -*-
+# -*- test-case-name: tests.test_chat_session -*-
 """
 The rules one connection lives by, as bookkeeping over times: the rate
 of its lines, when it is cut off for flooding, its login and idle
