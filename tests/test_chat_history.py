@@ -301,3 +301,45 @@ class OrderTests(SynchronousTestCase):
                          ["ERROR your message could not be stored; send it again"])
         self.assertEqual(self.users.lines("Bob"), [])
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+
+
+class HistoryAccessTests(SynchronousTestCase):
+    """
+    A room's history is for its members.
+    """
+
+    def setUp(self):
+        self.hub = Hub(now=lambda: NOON)
+        self.users = Users(self.hub)
+        self.users.login("Ann", "Bob")
+        self.users.say("Ann", "/join secret")
+        self.users.say("Ann", "the code is 4711")
+        self.users.clear()
+
+    def test_notAMember(self):
+        """
+        Someone not in a room cannot read its history, and a room that is
+        gone has none to read; members can.
+        """
+        self.users.say("Bob", "/history secret")
+        self.assertEqual(self.users.lines("Bob"),
+                         ["ERROR you are not in #secret: /join it to see its history"])
+        self.users.say("Ann", "/history secret 1")
+        self.assertEqual(self.users.lines("Ann"), [
+            "HIST 2026-11-27T18:00:00Z MSG #secret <Ann> the code is 4711", "OK /history"])
+        self.users.say("Ann", "/part secret")
+        self.users.say("Bob", "/history secret")
+        self.assertEqual(self.users.lines("Bob"),
+                         ["ERROR no room #secret: /join it to create it"])
+
+    def test_numbersInOtherScripts(self):
+        """
+        A count in digits of another script is not a count (and does not
+        end the connection).
+        """
+        self.users.say("Ann", "/history ²")
+        self.assertEqual(self.users.lines("Ann"),
+                         ["ERROR no room #²: /join it to create it"])
+        carl = Recorder()
+        connect(self.hub, carl).lineReceived("@resume=² Carl")
+        self.assertEqual(carl.lines(), ["ERROR resume= needs the id of the last message you saw"])

@@ -463,3 +463,61 @@ class AnnounceLimitTests(SynchronousTestCase):
         self.assertEqual(users.lines("Ann") + users.lines("Bob"), [])
         users.say("Bob", "/part")
         self.assertEqual(users.lines("Ann"), ["PART #lobby Bob"])
+
+
+class DisplayTrickTests(SynchronousTestCase):
+    """
+    Text that would change how other people's screens read.
+    """
+
+    def setUp(self):
+        self.users = Users(Hub())
+        self.users.login("alice", "Bob")
+
+    def test_lookalikeNames(self):
+        """
+        A name that only looks like an online one (a Cyrillic a, a capital
+        I for an l, a zero for an o) is refused, to log in and to rename;
+        once that user is gone, the name may be taken.
+        """
+        for name in ("аlice", "aIice", "ALICE"):
+            mallory = Recorder()
+            connect(self.users.hub, mallory).lineReceived(name)
+            self.assertIn(mallory.lines()[0], [
+                f"ERROR the name {name} looks like alice, who is online; choose another",
+                f"ERROR the name {name} is taken, choose another"])
+        self.users.say("Bob", "/nick B0b")
+        self.assertEqual(self.users.lines("Bob"), ["NICK Bob B0b", "OK /nick"])
+        self.users.say("Bob", "/nick аlice")
+        self.assertEqual(self.users.lines("Bob"),
+                         ["ERROR the name аlice looks like alice, who is online; choose another"])
+        self.users.say("alice", "/quit")
+        self.users.say("Bob", "/nick аlice")
+        self.assertEqual(self.users.lines("Bob")[-1], "OK /nick")
+
+    def test_separators(self):
+        """
+        Unicode's line and paragraph separators are refused like control
+        characters.
+        """
+        for separator in ("\u2028", "\u2029"):
+            self.users.say("Bob", f"one{separator}two")
+            self.assertEqual(self.users.lines("Bob"), ["ERROR control characters are not allowed"])
+
+    def test_bidiInTopic(self):
+        """
+        A topic may not hold bidirectional formatting characters.
+        """
+        self.users.say("Bob", "/topic \u202egnp.exe")
+        self.assertEqual(self.users.lines("Bob"),
+                         ["ERROR a topic may not contain bidirectional formatting characters"])
+
+    def test_bidiInMessageBalanced(self):
+        """
+        A message's bidirectional formatting is closed at its end, and a
+        stray closer is dropped, so it cannot reorder what follows it.
+        """
+        self.users.say("Bob", "abc\u202edef")
+        self.users.say("Bob", "x\u2069y\u2067z")
+        self.assertEqual(self.users.lines("alice"), [
+            "MSG #lobby <Bob> abc\u202edef\u202c", "MSG #lobby <Bob> xy\u2067z\u2069"])

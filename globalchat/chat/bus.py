@@ -55,6 +55,12 @@ class IBus(Interface):
         The logged-in session called C{name} (any case), if any.
         """
 
+    def checkFree(session: Session | None, name: str) -> None:
+        """
+        @raise ChatError: if another session than C{session} holds C{name},
+            or a name that looks like it.
+        """
+
     def claim(session: Session, name: str) -> None:
         """
         Log C{session} in as C{name}; at most one session holds a name.
@@ -130,6 +136,8 @@ class LocalBus:
     def __init__(self, announceLimit: int = DEFAULT_ANNOUNCE_LIMIT) -> None:
         self.announceLimit = announceLimit
         self._sessions: dict[str, Session] = {}
+        #: The name key of each logged-in name, by its skeleton.
+        self._looks: dict[str, str] = {}
         self._rooms: dict[str, Room] = {}
 
     def __iter__(self) -> Iterator[Session]:
@@ -141,19 +149,27 @@ class LocalBus:
     def holder(self, name: str) -> Session | None:
         return self._sessions.get(names.key(name))
 
-    def claim(self, session: Session, name: str) -> None:
+    def checkFree(self, session: Session | None, name: str) -> None:
         holder = self.holder(name)
         if holder is not None and holder is not session:
             raise ChatError(f"the name {name} is taken, choose another")
+        alike = self._sessions.get(self._looks.get(names.skeleton(name), ""))
+        if alike is not None and alike is not session:
+            raise ChatError(f"the name {name} looks like {alike.name}, who is online; "
+                            "choose another")
+
+    def claim(self, session: Session, name: str) -> None:
+        self.checkFree(session, name)
         session.name = name
         self._sessions[names.key(name)] = session
+        self._looks[names.skeleton(name)] = names.key(name)
 
     def rename(self, session: Session, new: str) -> None:
-        holder = self.holder(new)
-        if holder is not None and holder is not session:
-            raise ChatError(f"the name {new} is taken, choose another")
+        self.checkFree(session, new)
         old = session.name
         oldKey, newKey = names.key(old), names.key(new)
+        del self._looks[names.skeleton(old)]
+        self._looks[names.skeleton(new)] = newKey
         self._sessions = _rekey(self._sessions, oldKey, newKey)
         for room in session.rooms:
             room.members = _rekey(room.members, oldKey, newKey)
@@ -169,6 +185,7 @@ class LocalBus:
         for room in list(session.rooms):
             self._remove(session, room)
         del self._sessions[names.key(session.name)]
+        del self._looks[names.skeleton(session.name)]
         session.current = None
         self._broadcast(wire.quit(session.name, reason), others.values())
         return left

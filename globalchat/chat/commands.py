@@ -100,7 +100,10 @@ class Commands:
         limit = int(count[0]) if count else self._hub.backlog or DEFAULT_HISTORY
         if not 0 < limit <= MAX_HISTORY:
             raise ChatError(f"/history shows 1 to {MAX_HISTORY} messages")
-        room = names.checkRoom(rooms[0]) if rooms else self._room(session, "").name
+        room = self._room(session, rooms[0] if rooms else "")
+        if room not in session.rooms:
+            # A room's history is its members' to read.
+            raise ChatError(f"you are not in #{room.name}: /join it to see its history")
         session.waitFor(self._hub.showHistory(session, room, limit), wire.ok("history"))
 
     def cmd_part(self, session: Session, arguments: str) -> None:

@@ -23,6 +23,7 @@ from globalchat.chat.bus import IBus, LocalBus, Room
 from globalchat.chat.commands import Commands
 from globalchat.chat.errors import ChatError
 from globalchat.chat.session import Session
+from globalchat.chat.text import balanceBidi, checkNoBidi
 from globalchat.store.interface import IMessageStore, Known, Message
 from globalchat.store.memory import MemoryStore
 
@@ -75,13 +76,11 @@ class Hub:
 
     def checkFree(self, name: str, session: Session | None = None) -> None:
         """
-        @raise ChatError: if C{name} is not a valid name or is held by
-            another session than C{session}.
+        @raise ChatError: if C{name} is not a valid name, or is held by (or
+            looks like the name of) another session than C{session}.
         """
         names.checkName(name)
-        holder = self.bus.holder(name)
-        if holder is not None and holder is not session:
-            raise ChatError(f"the name {name} is taken, choose another")
+        self.bus.checkFree(session, name)
 
     def room(self, name: str) -> Room:
         """
@@ -173,11 +172,11 @@ class Hub:
             return succeed(None)
         return self._catchUp(session, self.store.history(room.key, self.backlog))
 
-    def showHistory(self, session: Session, room: str, limit: int) -> Deferred[None]:
+    def showHistory(self, session: Session, room: Room, limit: int) -> Deferred[None]:
         """
         Show C{session} the last C{limit} messages of C{room}.
         """
-        return self._catchUp(session, self.store.history(names.key(room), limit))
+        return self._catchUp(session, self.store.history(room.key, limit))
 
     def part(self, session: Session, room: Room, reason: str = "") -> None:
         """
@@ -185,7 +184,7 @@ class Hub:
         """
         if room not in session.rooms:
             raise ChatError(f"you are not in #{room.name}")
-        self.bus.leave(session, room, reason)
+        self.bus.leave(session, room, balanceBidi(reason))
 
     def rename(self, session: Session, new: str) -> None:
         """
@@ -204,6 +203,7 @@ class Hub:
         """
         Set the topic of C{room}, telling its members.
         """
+        checkNoBidi(text, "a topic")
         self.bus.setTopic(session, room, text)
 
     def quit(self, session: Session, reason: str) -> None:
@@ -213,7 +213,7 @@ class Hub:
         """
         if session.name is None or self.bus.holder(session.name) is not session:
             return
-        rooms = self.bus.quit(session, reason)
+        rooms = self.bus.quit(session, balanceBidi(reason))
         self._remember(session.name, rooms, away=True)
 
     # -- messages --------------------------------------------------------
@@ -244,6 +244,7 @@ class Hub:
                                       clientId))
 
     def _submit(self, session: Session, draft: Message) -> None:
+        draft.text = balanceBidi(draft.text)
         session.submitted()
         self._drafts.append((session, draft))
 

@@ -4,13 +4,18 @@ What a user name or a room name may be, and when two are the same.
 
 Names are compared after NFKC normalisation and case folding, so
 C{John}, C{JOHN} and C{Ｊｏｈｎ} (full-width) are one name: nobody can
-pass for someone else with a look-alike spelling of this kind.
+pass for someone else with a look-alike spelling of this kind.  Names
+that only look alike (C{alice} and C{аlice} with a Cyrillic a) differ,
+but have the same L{skeleton}, which is what look-alikes are refused by.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from functools import lru_cache
+from importlib import resources
 
 from globalchat.chat.errors import ChatError
 
@@ -23,6 +28,45 @@ def key(name: str) -> str:
     The form two names are compared in.
     """
     return unicodedata.normalize("NFKC", name).casefold()
+
+
+#: Digits that pass for letters in most fonts.
+_ASCII_ALIKE = {"0": "o", "1": "l"}
+
+
+@lru_cache(maxsize=1)
+def _prototypes() -> dict[str, str]:
+    """
+    For each character that Unicode's confusables list (UTS #39, as the
+    confusable-homoglyphs package ships it) says looks like an ASCII letter
+    or digit, that letter in lower case: C{а} (Cyrillic) and C{A} become
+    C{a}, capital C{I} becomes C{l}.
+    """
+    data = json.loads(resources.files("confusable_homoglyphs")
+                      .joinpath("confusables.json").read_text(encoding="utf-8"))
+    prototypes = {}
+    for character, entries in data.items():
+        # An entry is a look-alike, or a group of them by script.
+        alike = {g["c"] for e in entries for g in e.get("homoglyphs", [e])}
+        ascii_ = sorted(c for c in alike if len(c) == 1 and c.isascii() and c.isalnum())
+        lower = [c for c in ascii_ if c.islower()]
+        if character.isascii() and not character.isupper():
+            continue
+        if lower:
+            prototypes[character] = lower[0]
+        elif ascii_:
+            prototypes[character] = ascii_[0].lower()
+    return prototypes
+
+
+def skeleton(name: str) -> str:
+    """
+    What C{name} looks like: two names with the same skeleton are easily
+    taken for each other, whatever script or case their letters are in.
+    """
+    prototypes = _prototypes()
+    shape = (prototypes.get(c, c) for c in unicodedata.normalize("NFKC", name))
+    return "".join(_ASCII_ALIKE.get(c, c) for c in "".join(shape).casefold())
 
 
 def _valid(name: str) -> bool:
