@@ -34,8 +34,7 @@ from zope.interface import implementer
 
 from globalchat import tls
 from globalchat.client.knownhosts import KnownHost, KnownHosts
-from globalchat.chat.wire import parseTags
-from globalchat.client.protocol import command
+from globalchat.chat.wire import command, parse
 from globalchat.client.render import render
 from globalchat.client.session import RETRY_POLICY, ChatSession
 from globalchat.client.trust import TrustRefused, trustCreator
@@ -377,7 +376,8 @@ class Client:
             stamp=self._reactor.seconds() if self._interactive else None)
         if text is not None:
             self._write(text)
-        if parseTags(line)[1] == "OK /quit":
+        answer = parse(line)
+        if answer.kind == "OK" and answer.text == "quit":
             # The server hangs up next: that is no reason to reconnect.
             self.finish(1 if self._session.errors else 0)
             return
