@@ -1,11 +1,13 @@
 """
 Tests of the L{globalchat} package as a whole: which of its modules
-import which.
+import which, and which tests each names.
 """
 
 from __future__ import annotations
 
 import ast
+import re
+from importlib.util import find_spec
 from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -17,6 +19,10 @@ PACKAGE = Path(globalchat.__file__).resolve().parent
 #: C{hub.py} imports C{Commands} in C{Hub.__init__} and C{commands.py}
 #: imports the hub for C{DEFAULT_BACKLOG}.
 HUB_AND_COMMANDS = frozenset({"globalchat.chat.hub", "globalchat.chat.commands"})
+
+
+#: The Emacs-style header naming a module's tests, for C{trial --testmodule}.
+TEST_CASE_NAME = re.compile(r"-\*- test-case-name: (\S+) -\*-")
 
 
 def modules() -> dict[str, Path]:
@@ -152,3 +158,22 @@ class ImportTests(SynchronousTestCase):
         """
         graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
         self.assertEqual(cycles(graph), {frozenset("abc"), frozenset("e")})
+
+
+class HeaderTests(SynchronousTestCase):
+    """
+    The C{test-case-name} headers, which C{trial --testmodule} follows
+    to run the tests of the module being edited.
+    """
+
+    def test_namedTestsExist(self):
+        """
+        Every test module a header names exists.
+        """
+        missing = []
+        for name, path in modules().items():
+            header = TEST_CASE_NAME.search(path.read_text(encoding="utf-8").partition("\n")[0])
+            for test in header.group(1).split(",") if header else ():
+                if find_spec(test) is None:
+                    missing.append(f"{name} names {test}")
+        self.assertEqual(missing, [])
