@@ -12,7 +12,6 @@ usual CA chain and host name, or exactly that fingerprint.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import ipaddress
 import os
 import re

@@ -7,13 +7,11 @@ import io
 import sys
 from pathlib import Path
 
-from OpenSSL import SSL
 from twisted.internet import error
 from twisted.internet.defer import ensureDeferred
 from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor
-from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from globalchat import tls
@@ -87,67 +85,6 @@ class ArgumentsTests(SynchronousTestCase):
         )
         self.assertEqual(pinned.digest, bytes(32))
         self.assertNotIsInstance(wrapped, HostnameEndpoint)
-
-
-class ExplainTests(SynchronousTestCase):
-    """
-    L{cli.explain} gives one line with what to do.
-    """
-
-    def explain(self, exception, **kw):
-        return cli.explain(Failure(exception), "h:1", **kw)
-
-    def test_refused(self):
-        """
-        Refused: check the server and the port forwarding.
-        """
-        self.assertIn("port forwarded", self.explain(error.ConnectionRefusedError()))
-
-    def test_unknownHost(self):
-        """
-        Unknown host: check the name.
-        """
-        self.assertIn("check the host name", self.explain(error.DNSLookupError()))
-
-    def test_timeout(self):
-        """
-        Timeout: a firewall may be dropping it.
-        """
-        self.assertIn("firewall", self.explain(error.TimeoutError()))
-
-    def test_pinMismatch(self):
-        """
-        A certificate other than the pinned one is reported with both
-        fingerprints.
-        """
-        pinned = tls.PinnedCertificate(bytes(32), "h")
-        pinned.seen = tls.formatFingerprint(b"\x01" * 32)
-        message = self.explain(SSL.Error([("SSL routines", "", "certificate verify failed")]),
-                               pinned=pinned)
-        self.assertIn(pinned.seen, message)
-        self.assertIn(tls.formatFingerprint(bytes(32)), message)
-        self.assertIn("intercepting", message)
-
-    def test_notTLS(self):
-        """
-        A plaintext port answering a TLS hello: leave out --tls.
-        """
-        message = self.explain(SSL.Error([("SSL routines", "", "wrong version number")]))
-        self.assertIn("leave out --tls", message)
-
-    def test_untrusted(self):
-        """
-        A self-signed server without --fingerprint: use it.
-        """
-        message = self.explain(SSL.Error([("SSL routines", "", "certificate verify failed")]))
-        self.assertIn("--fingerprint", message)
-
-    def test_silentHangUp(self):
-        """
-        A server that hangs up without a word may be a TLS port.
-        """
-        self.assertIn("add --tls", self.explain(error.ConnectionDone(), heardFrom=False))
-        self.assertEqual(self.explain(error.ConnectionDone()), "h:1 closed the connection")
 
 
 class ClientTests(SynchronousTestCase):

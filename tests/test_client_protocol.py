@@ -5,33 +5,7 @@ Tests for L{globalchat.client.protocol}.
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from globalchat.chat.wire import isMessageLine, parseTags
 from globalchat.client.protocol import ChatClientProtocol, Outgoing, PendingReplies
-
-
-class WireTests(SynchronousTestCase):
-    """
-    Tags and the kinds of lines.
-    """
-
-    def test_parseTags(self):
-        """
-        A first word starting with C{@} is tags; a key may have no value.
-        """
-        self.assertEqual(parseTags("@id=42;cid=k7.1 MSG #lobby <John> hi"),
-                         ({"id": "42", "cid": "k7.1"}, "MSG #lobby <John> hi"))
-        self.assertEqual(parseTags("@tags John"), ({"tags": ""}, "John"))
-        self.assertEqual(parseTags("MSG #lobby <Ann> @you"), ({}, "MSG #lobby <Ann> @you"))
-
-    def test_isMessageLine(self):
-        """
-        The lines the server stores (chat lines, // lines, /me, /msg) take
-        a client id; other commands do not.
-        """
-        for line in ["hello", "//etc", "/me waves", "/MSG ann hi"]:
-            self.assertTrue(isMessageLine(line), line)
-        for line in ["/who", "/join dev", "/history", "/message"]:
-            self.assertFalse(isMessageLine(line), line)
 
 
 class PendingRepliesTests(SynchronousTestCase):

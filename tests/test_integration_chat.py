@@ -4,13 +4,9 @@ nothing but a socket (as with C{nc}) talking to a C{globalchat-client}
 user.
 """
 
-import os
-import subprocess
-import time
-
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.processes import RawClient, Server, client, command, environment, untagged
+from tests.processes import PipedClient, RawClient, Server, client, untagged
 
 
 class RoomsTests(SynchronousTestCase):
@@ -85,36 +81,11 @@ class RoomsTests(SynchronousTestCase):
         A client waiting for more input prints what others say, as it
         arrives.
         """
-        process = subprocess.Popen(
-            [*command("globalchat-client", "globalchat.client"), "127.0.0.1", str(self.port),
-             "--name", "John"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment(),
-        )
-        self.addCleanup(process.kill)
-        self.addCleanup(process.wait)
         ann = RawClient(self, self.port)
-        deadline = time.monotonic() + 10
-        while "John" not in " ".join(self.who(ann)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        ann.send(b"Ann\n")
+        ann.readLines(2)
+        john = PipedClient(self, "127.0.0.1", str(self.port), "--name", "John")
+        john.waitFor("#lobby John joined")
         ann.send(b"are you there?\n")
-        os.set_blocking(process.stdout.fileno(), True)
-        seen = b""
-        while b"are you there?" not in seen and time.monotonic() < deadline:
-            seen += process.stdout.readline()
-        self.assertIn(b"#lobby <Ann> are you there?", seen)
-        process.stdin.close()
-        self.assertEqual(process.wait(10), 0)
-
-    def who(self, raw):
-        """
-        The lobby's members, asked over C{raw} (logging in first).
-        """
-        if not getattr(raw, "loggedIn", False):
-            raw.send(b"Ann\n")
-            raw.readLines(2)
-            raw.loggedIn = True
-        raw.send(b"/who lobby\n")
-        lines = []
-        while not lines or lines[-1] != "OK /who":
-            lines.append(raw.readLine())
-        return [l for l in lines if l.startswith("WHO ")]
+        john.waitFor("#lobby <Ann> are you there?")
+        self.assertEqual(john.finish(), 0, john.stderr)

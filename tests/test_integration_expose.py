@@ -7,7 +7,6 @@ C{globalchat-doctor} in the same network.  See L{tests.netlab}.
 import json
 import re
 import subprocess
-import sys
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -119,17 +118,3 @@ class DoctorTests(LabTestCase):
         self.assertEqual(checks["gateway"]["status"], "problem")
         self.assertIn("no default gateway", checks["gateway"]["detail"])
         self.assertEqual(checks["local listener"]["status"], "problem")
-
-    def test_probeCannotNameAnotherAddress(self):
-        """
-        A probe request naming an address is refused: the helper only ever
-        connects back to the requester.
-        """
-        Server(self, "--probe-helper", "--port", "tcp:12347", prefix=self.lab.exec("wan"))
-        result = subprocess.run(
-            [*self.lab.exec("lan"), sys.executable, "-c",
-             "import socket; s = socket.create_connection(('%s', 12347), timeout=5);"
-             "s.sendall(b'/probe 10.77.1.9 80\\n'); print(s.recv(200).decode())" % netlab.WAN],
-            capture_output=True, timeout=20,
-        )
-        self.assertIn("PROBE REFUSED usage: /probe PORT [tls]", result.stdout.decode())

@@ -58,21 +58,6 @@ class PlainTests(SynchronousTestCase):
         ann.send(b"anyone?\n")
         self.assertEqual(ann.readLine(), "MSG #lobby <Ann> anyone?")
 
-    def test_badInputKeepsConnection(self):
-        """
-        Over-long lines, invalid UTF-8 and empty lines do not end a
-        connection or lose the lines around them.
-        """
-        raw = RawClient(self, self.server.ports[0])
-        raw.send(b"John\n\n" + b"x" * 100 + b"\n\xff\xfe\nstill here\n")
-        self.assertEqual(raw.readLines(5), [
-            GREETING,
-            "JOIN #lobby John",
-            "ERROR line too long (max 64 bytes)",
-            "ERROR invalid UTF-8, line dropped",
-            "MSG #lobby <John> still here",
-        ])
-
     def test_clientReportsErrors(self):
         """
         The client prints the server's errors and exits 1 when a line was

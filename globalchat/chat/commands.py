@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_chat_commands -*-
+# -*- test-case-name: tests.test_chat_hub,tests.test_chat_history -*-
 """
 What a line from a logged-in client means: a chat line, or a command.
 

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_chat_names -*-
+# -*- test-case-name: tests.test_chat_hub,tests.test_chat_properties -*-
 """
 What a user name or a room name may be, and when two are the same.
 

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_chat_wire -*-
 """
-The lines the server sends, each formatted in exactly one place.
+The lines the server sends: each built, and read back, in exactly one place.
 
 After the greeting, every line starts with a word that says what it is,
 from the closed set below, so a program can dispatch on the first word
@@ -19,25 +19,28 @@ Stored messages shown again come as C{HIST time line}.  A line may be
 prefixed with C{@key=value;...} tags (message ids), for clients that ask
 for them; readers skip a leading word that starts with C{@}.
 
-Every function returns finished bytes, line ending included, so a message
-for a whole room is encoded once and the same object is written to every
-member.
+Every function that makes a line returns finished bytes, line ending
+included, so a message for a whole room is encoded once and the same
+object is written to every member.  L{parse} takes any of them apart
+again, so that the server's shapes are written down once, here, and a
+client reads them with the same rules the server writes them by.
 """
 
 from __future__ import annotations
 
+import calendar
+import re
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 #: Lines end in CRLF so that telnet-style tools and C{nc} both show them.
 EOL = b"\r\n"
 
 DEFAULT_GREETING = "Hello Good morning !!!! ::: {name}"
 
-#: The first words of server lines after the greeting.
-TYPES = frozenset(
-    {"MSG", "ACT", "PRIV", "JOIN", "PART", "QUIT", "NICK", "TOPIC", "ROOM", "WHO",
-     "INFO", "OK", "ERROR", "AUTH", "HIST"}
-)
+#: How C{HIST} writes the time a stored message was sent (UTC).
+HISTORY_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def line(text: str) -> bytes:
@@ -68,16 +71,24 @@ def parseTags(text: str) -> tuple[dict[str, str], str]:
     return tags, rest.lstrip()
 
 
+def command(text: str) -> str | None:
+    """
+    The lower-case command word of a client's line (without tags), or
+    C{None} for a chat line (including one escaped with C{//}).
+    """
+    if text.startswith("//") or not text.startswith("/"):
+        return None
+    return text[1:].partition(" ")[0].lower()
+
+
 def isMessageLine(text: str) -> bool:
     """
     Whether a logged-in client's line is a message the server stores (a
     chat line, C{//} line, C{/me} or C{/msg}): its answer is its stored
     copy, and it may carry a client id.
     """
-    text = parseTags(text)[1]
-    if not text.startswith("/") or text.startswith("//"):
-        return True
-    return text[1:].partition(" ")[0].lower() in MESSAGE_COMMANDS
+    verb = command(parseTags(text)[1])
+    return verb is None or verb in MESSAGE_COMMANDS
 
 
 def tagged(tags: str, data: bytes) -> bytes:
@@ -92,7 +103,7 @@ def history(when: float, data: bytes) -> bytes:
     A stored message shown again: C{HIST}, the UTC time it was sent, and
     the line (finished bytes) it was sent as.
     """
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+    stamp = time.strftime(HISTORY_TIME, time.gmtime(when))
     return b"HIST " + stamp.encode("ascii") + b" " + data
 
 
@@ -172,6 +183,95 @@ def error(text: str) -> bytes:
     A refused line; the connection stays up.
     """
     return line(f"ERROR {text}")
+
+
+@dataclass(frozen=True)
+class ServerLine:
+    """
+    One line from the server, taken apart by L{parse}.  Only the fields
+    its kind has are set; the others keep their empty defaults.
+
+    @ivar kind: the type word (C{"MSG"}, C{"JOIN"}, ...), or C{""} for a
+        line of no known kind: the greeting, or a line not of the shape its
+        word promises, which is best shown as it is.
+    @ivar line: the line without its tags.
+    @ivar room: the room, without its C{#}.
+    @ivar name: who said or did it, came, went or set the topic (C{"-"} for
+        a topic shown to a joiner); the old name in C{NICK}; the name
+        C{AUTH} wants the password for.
+    @ivar target: the recipient of C{PRIV}; the new name in C{NICK}.
+    @ivar text: the free text: a message or action, the reason of C{PART}
+        or C{QUIT}, a topic, C{INFO} or C{ERROR} text; for C{OK}, the
+        command it ends (without its C{/}).
+    @ivar count: how many members C{ROOM} says the room has.
+    @ivar names: the members C{WHO} lists.
+    @ivar tags: the line's tags (C{@key=value;...}).
+    @ivar sent: for a stored message shown again (C{HIST}), when it was
+        first sent (seconds since the epoch), the other fields being the
+        message's; C{None} for any other line, so that nobody takes an old
+        message for a new one.
+    """
+
+    kind: str
+    line: str
+    room: str = ""
+    name: str = ""
+    target: str = ""
+    text: str = ""
+    count: int = 0
+    names: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    sent: float | None = None
+
+
+_WORD = "[^ ]+"
+
+#: The shape of every kind of line, as the functions above write it.
+_SHAPES = {
+    "MSG": re.compile(rf"MSG #(?P<room>{_WORD}) <(?P<name>{_WORD})> (?P<text>.*)"),
+    "ACT": re.compile(rf"ACT #(?P<room>{_WORD}) \* (?P<name>{_WORD}) (?P<text>.*)"),
+    "PRIV": re.compile(rf"PRIV <(?P<name>{_WORD})> @(?P<target>{_WORD}) (?P<text>.*)"),
+    "JOIN": re.compile(rf"JOIN #(?P<room>{_WORD}) (?P<name>{_WORD})"),
+    "PART": re.compile(rf"PART #(?P<room>{_WORD}) (?P<name>{_WORD})(?: (?P<text>.*))?"),
+    "QUIT": re.compile(rf"QUIT (?P<name>{_WORD})(?: (?P<text>.*))?"),
+    "NICK": re.compile(rf"NICK (?P<name>{_WORD}) (?P<target>{_WORD})"),
+    "TOPIC": re.compile(rf"TOPIC #(?P<room>{_WORD}) (?P<name>{_WORD}) (?P<text>.*)"),
+    "ROOM": re.compile(rf"ROOM #(?P<room>{_WORD}) (?P<count>[0-9]+)(?: (?P<text>.*))?"),
+    "WHO": re.compile(rf"WHO #(?P<room>{_WORD})(?: (?P<names>.*))?"),
+    "INFO": re.compile(r"INFO(?: (?P<text>.*))?"),
+    "OK": re.compile(rf"OK /(?P<text>{_WORD})"),
+    "AUTH": re.compile(rf"AUTH (?P<name>{_WORD})"),
+    "ERROR": re.compile(r"ERROR (?P<text>.*)"),
+}
+
+#: The kinds of line the server stores, and so may show again in C{HIST}.
+STORED_KINDS = frozenset({"MSG", "ACT", "PRIV"})
+
+
+def parse(line: str) -> ServerLine:
+    """
+    Take apart a line from the server (without its line ending), tags and
+    C{HIST} included: the inverse of the functions above.
+    """
+    tags, text = parseTags(line)
+    body, sent = text, None
+    if text.startswith("HIST "):
+        stamp, _, body = text[5:].partition(" ")
+        try:
+            sent = float(calendar.timegm(time.strptime(stamp, HISTORY_TIME)))
+        except ValueError:
+            return ServerLine("", text, tags=tags)
+    kind = body.partition(" ")[0]
+    kinds = _SHAPES if sent is None else STORED_KINDS
+    match = _SHAPES[kind].fullmatch(body) if kind in kinds else None
+    if match is None:
+        return ServerLine("", text, tags=tags)
+    fields = {key: value for key, value in match.groupdict().items() if value is not None}
+    if "count" in fields:
+        fields["count"] = int(fields["count"])
+    if "names" in fields:
+        fields["names"] = tuple(name for name in fields["names"].split(" ") if name)
+    return ServerLine(kind, text, tags=tags, sent=sent, **fields)
 
 
 def messageTags(message) -> str:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Callable
 
 from OpenSSL import SSL
-from twisted.internet import error as netError
 from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.endpoints import (
     HostnameEndpoint,
@@ -34,8 +33,8 @@ from zope.interface import implementer
 
 from globalchat import tls
 from globalchat.client.knownhosts import KnownHost, KnownHosts
-from globalchat.chat.wire import parseTags
-from globalchat.client.protocol import command
+from globalchat.chat.wire import command, parse
+from globalchat.failures import explain
 from globalchat.client.render import render
 from globalchat.client.session import RETRY_POLICY, ChatSession
 from globalchat.client.trust import TrustRefused, trustCreator
@@ -171,80 +170,6 @@ def makeEndpoint(reactor, options: dict, creator=None) -> tuple[IStreamClientEnd
     return wrapClientTLS(creator, endpoint), pinned
 
 
-def explain(
-    failure: Failure,
-    where: str,
-    pinned: tls.PinnedCertificate | None = None,
-    heardFrom: bool = True,
-    known: KnownHost | None = None,
-) -> str:
-    """
-    One line telling the user what went wrong and what to try.
-
-    @param heardFrom: whether the server sent anything before the failure;
-        a server that hangs up without a word on a plaintext connection is
-        most often a TLS port.
-    @param known: the known_hosts entry the pin came from, if it did.
-    """
-    message = failure.getErrorMessage()
-    if failure.check(SSL.Error):
-        if known is not None and pinned is not None and pinned.seen is not None:
-            return (
-                f"WARNING: THE CERTIFICATE OF {where} HAS CHANGED: it is now {pinned.seen}, "
-                f"not the one recorded in {known.path} line {known.line}. Someone may be "
-                "intercepting the connection, or the server made a new certificate. Ask its "
-                f"owner; if the new one is right, remove line {known.line} of {known.path} "
-                "and connect again"
-            )
-        if pinned is not None and pinned.seen is not None:
-            expected = tls.formatFingerprint(pinned.digest)
-            return (
-                f"the certificate of {where} is {pinned.seen}, not the pinned "
-                f"{expected}: someone may be intercepting the connection, or the "
-                "server made a new certificate (ask its owner for the fingerprint "
-                "it logs)"
-            )
-        if "wrong version number" in message or "record layer failure" in message:
-            return f"{where} does not speak TLS on this port: leave out --tls"
-        if "certificate required" in message or "handshake failure" in message:
-            return (
-                f"{where} requires a client certificate it trusts: connect with --cert and "
-                "--key (its owner can make them with globalchat-cert)"
-            )
-        if "certificate verify failed" in message:
-            return (
-                f"the certificate of {where} is not signed by a trusted CA: for a "
-                "server with a self-made certificate, use --fingerprint with the "
-                "fingerprint the server logs"
-            )
-        return f"TLS with {where} failed: {message}"
-    if failure.type.__name__ == "VerificationError":
-        return (
-            f"the certificate of {where} is not valid for that name ({message}): "
-            "connect with a name the certificate lists, or use --fingerprint"
-        )
-    if failure.check(netError.ConnectionRefusedError):
-        return (
-            f"{where} refused the connection: is the server running, and is the "
-            "port forwarded to it?"
-        )
-    if failure.check(netError.DNSLookupError):
-        return f"cannot find {where}: check the host name"
-    if failure.check(netError.TimeoutError):
-        return (
-            f"no answer from {where}: the host may be down, or a firewall or "
-            "router may be dropping the port"
-        )
-    if failure.check(netError.ConnectionDone, netError.ConnectionLost):
-        if not heardFrom:
-            return (
-                f"{where} closed the connection without a word: if it is a TLS "
-                "port, add --tls or --fingerprint"
-            )
-        return f"{where} closed the connection"
-    return f"connection to {where} failed: {message}"
-
-
 @implementer(IHalfCloseableProtocol)
 class _Input(LineReceiver):
     """
@@ -377,7 +302,8 @@ class Client:
             stamp=self._reactor.seconds() if self._interactive else None)
         if text is not None:
             self._write(text)
-        if parseTags(line)[1] == "OK /quit":
+        answer = parse(line)
+        if answer.kind == "OK" and answer.text == "quit":
             # The server hangs up next: that is no reason to reconnect.
             self.finish(1 if self._session.errors else 0)
             return

@@ -21,9 +21,8 @@ from typing import Protocol
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
-from globalchat.chat.wire import parseTags
+from globalchat.chat.wire import ServerLine, command, parse
 
-ERROR_PREFIX = "ERROR "
 
 def isBlank(line: bytes) -> bool:
     """
@@ -36,35 +35,24 @@ def isBlank(line: bytes) -> bool:
         return False
 
 
-def command(sent: str) -> str | None:
+def answers(sent: str, line: ServerLine, name: str) -> bool:
     """
-    The lower-case command word of a line a user typed, or C{None} for a
-    chat line (including one escaped with C{//}).
+    Whether server line C{line} is the answer to C{sent}, a line sent by
+    C{name} once logged in: the sender's own copy of a chat line, action
+    or private message, or the C{OK} that ends a command's answer.  A
+    stored copy shown again answers only through its client id.
     """
-    if sent.startswith("//") or not sent.startswith("/"):
-        return None
-    return sent[1:].partition(" ")[0].lower()
-
-
-def answers(sent: str, line: str, name: str) -> bool:
-    """
-    Whether server line C{line} (without tags) is the answer to C{sent}, a
-    line sent by C{name} once logged in: the sender's own copy of a chat
-    line, action or private message, or the C{OK} that ends a command's
-    answer.
-    """
-    words = line.split(" ", 3)
     verb = command(sent)
+    arguments = sent[1:].partition(" ")[2].strip()
     if verb is None:
-        text = sent[1:] if sent.startswith("//") else sent
-        return len(words) == 4 and words[0] == "MSG" and words[2] == f"<{name}>" and words[3] == text
-    arguments = sent[1:].partition(" ")[2]
-    if verb == "me":
-        return line.split(" ", 4)[:1] == ["ACT"] and line.split(" ", 4)[3:] == [name, arguments.strip()]
-    if verb == "msg":
-        text = arguments.strip().partition(" ")[2].strip()
-        return len(words) == 4 and words[0] == "PRIV" and words[1] == f"<{name}>" and words[3] == text
-    return line == f"OK /{verb}"
+        kind, text = "MSG", sent[1:] if sent.startswith("//") else sent
+    elif verb == "me":
+        kind, text = "ACT", arguments
+    elif verb == "msg":
+        kind, text = "PRIV", arguments.partition(" ")[2].strip()
+    else:
+        return line.kind == "OK" and line.text == verb
+    return line.kind == kind and line.sent is None and line.name == name and line.text == text
 
 
 @dataclass
@@ -184,24 +172,23 @@ class PendingReplies:
 
         @return: the line it answers, if it answers one.
         """
-        tags, text = parseTags(line)
-        words = text.split(" ")
-        if words[0] == "NICK" and len(words) == 3 and words[1] == self.name:
-            self.name = words[2]
-        if "cid" in tags:
-            return self._acknowledged(tags["cid"])
+        parsed = parse(line)
+        if parsed.kind == "NICK" and parsed.name == self.name:
+            self.name = parsed.target
+        if "cid" in parsed.tags:
+            return self._acknowledged(parsed.tags["cid"])
         if not self._pending:
             return None
         head = self._pending[0]
-        if text.startswith(ERROR_PREFIX):
+        if parsed.kind == "ERROR":
             if not isinstance(head, Login):
                 self.errors += 1
-        elif self.name is None and words[0] == "AUTH" and not isinstance(head, Password):
+        elif self.name is None and parsed.kind == "AUTH" and not isinstance(head, Password):
             self._candidate, self.passwordWanted = head.text, True
         elif self.name is None:
             # Before login the only other answer is the greeting.
             self.name = self._candidate if isinstance(head, Password) else head.text
-        elif not isinstance(head, Outgoing) or not answers(head.text, text, self.name):
+        elif not isinstance(head, Outgoing) or not answers(head.text, parsed, self.name):
             return None
         return self._pending.popleft()
 

@@ -13,15 +13,13 @@ shown, and is dimmed on a terminal so that it does not pass for news.
 
 from __future__ import annotations
 
-import calendar
 import time
 
-from globalchat.chat.wire import parseTags
+from globalchat.chat.wire import ServerLine, parse
 
 _COLOURS = (31, 32, 33, 34, 35, 36)
 _DIM = 2
 _RESET = "\x1b[0m"
-_HIST_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _colour(code: int, text: str, enabled: bool) -> str:
@@ -43,72 +41,61 @@ def render(line: str, colour: bool = False, stamp: float | None = None,
     @param now: the current time, to tell a stored message of another day
         by its date (default: the clock).
     """
-    line = parseTags(line)[1]
-    if line.startswith("HIST "):
-        return _renderStored(line, colour, time.time() if now is None else now)
-    words = line.split(" ")
-    kind = words[0]
-
-    def who(name: str) -> str:
-        return _colour(_nameColour(name), name, colour)
-
-    def room(name: str) -> str:
-        return _colour(2, name, colour)
-
-    if kind == "OK":
-        return None
-    if kind in ("MSG", "ACT", "TOPIC") and len(words) >= 3:
-        rest = line.split(" ", 3)[3] if len(words) > 3 else ""
-        if kind == "MSG":
-            text = f"{room(words[1])} <{who(words[2][1:-1])}> {rest}"
-        elif kind == "ACT":
-            name, _, action = rest.partition(" ")
-            text = f"{room(words[1])} * {who(name)} {action}"
-        else:
-            text = f"{room(words[1])} topic: {rest}" + (f" (set by {who(words[2])})" if words[2] != "-" else "")
-    elif kind == "PRIV" and len(words) > 3:
-        said = line.split(" ", 3)[3]
-        text = (_colour(35, "[private] ", colour)
-                + f"<{who(words[1][1:-1])}> to {who(words[2][1:])}: {said}")
-    elif kind in ("JOIN", "PART") and len(words) >= 3:
-        reason = line.split(" ", 3)[3] if len(words) > 3 else ""
-        verb = "joined" if kind == "JOIN" else "left"
-        text = f"{room(words[1])} {who(words[2])} {verb}" + (f" ({reason})" if reason else "")
-    elif kind == "QUIT" and len(words) >= 2:
-        reason = line.split(" ", 2)[2] if len(words) > 2 else ""
-        text = f"{who(words[1])} quit" + (f" ({reason})" if reason else "")
-    elif kind == "NICK" and len(words) == 3:
-        text = f"{who(words[1])} is now known as {who(words[2])}"
-    elif kind == "ROOM" and len(words) >= 3:
-        topic = line.split(" ", 3)[3] if len(words) > 3 else ""
-        text = f"{room(words[1])} ({words[2]})" + (f" {topic}" if topic else "")
-    elif kind == "WHO" and len(words) >= 2:
-        text = f"{room(words[1])}: {', '.join(who(n) for n in words[2:] if n)}"
-    elif kind == "AUTH" and len(words) == 2:
-        text = f"{words[1]} needs the server's password"
-    elif kind == "INFO":
-        text = line[5:]
-    elif kind == "ERROR":
-        text = _colour(31, "error: " + line[6:], colour)
-    else:
-        text = line
-    if stamp is not None:
+    parsed = parse(line)
+    if parsed.sent is not None:
+        return _renderStored(parsed, colour, time.time() if now is None else now)
+    text = _describe(parsed, colour)
+    if text is not None and stamp is not None:
         text = time.strftime("%H:%M ", time.localtime(stamp)) + text
     return text
 
 
-def _renderStored(line: str, colour: bool, now: float) -> str:
+def _describe(line: ServerLine, colour: bool) -> str | None:
+    """
+    What C{line} says, in words.
+    """
+    def who(name: str) -> str:
+        return _colour(_nameColour(name), name, colour)
+
+    def why(reason: str) -> str:
+        return f" ({reason})" if reason else ""
+
+    kind, text = line.kind, line.text
+    room = _colour(2, f"#{line.room}", colour)
+    if kind == "OK":
+        return None
+    if kind == "MSG":
+        return f"{room} <{who(line.name)}> {text}"
+    if kind == "ACT":
+        return f"{room} * {who(line.name)} {text}"
+    if kind == "TOPIC":
+        return f"{room} topic: {text}" + (f" (set by {who(line.name)})" if line.name != "-" else "")
+    if kind == "PRIV":
+        return _colour(35, "[private] ", colour) + f"<{who(line.name)}> to {who(line.target)}: {text}"
+    if kind in ("JOIN", "PART"):
+        return f"{room} {who(line.name)} {'joined' if kind == 'JOIN' else 'left'}" + why(text)
+    if kind == "QUIT":
+        return f"{who(line.name)} quit" + why(text)
+    if kind == "NICK":
+        return f"{who(line.name)} is now known as {who(line.target)}"
+    if kind == "ROOM":
+        return f"{room} ({line.count})" + (f" {text}" if text else "")
+    if kind == "WHO":
+        return f"{room}: {', '.join(who(name) for name in line.names)}"
+    if kind == "AUTH":
+        return f"{line.name} needs the server's password"
+    if kind == "INFO":
+        return text
+    if kind == "ERROR":
+        return _colour(31, "error: " + text, colour)
+    return line.line
+
+
+def _renderStored(line: ServerLine, colour: bool, now: float) -> str:
     """
     C{HIST TIME MESSAGE}: the message, after the local time it was sent
     (and its date, if not today), dimmed in colour.
     """
-    parts = line.split(" ", 2)
-    try:
-        _, sent, message = parts
-        when = calendar.timegm(time.strptime(sent, _HIST_TIME))
-    except ValueError:
-        return line
-    local = time.localtime(when)
+    local = time.localtime(line.sent)
     shape = "%H:%M" if local[:3] == time.localtime(now)[:3] else "%Y-%m-%d %H:%M"
-    text = f"[{time.strftime(shape, local)}] {render(message) or message}"
-    return _colour(_DIM, text, colour)
+    return _colour(_DIM, f"[{time.strftime(shape, local)}] {_describe(line, False)}", colour)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
+from collections.abc import Mapping
 
 from globalchat.chat.wire import isMessageLine
 from globalchat.client.protocol import Outgoing
@@ -66,7 +67,7 @@ class ResumeState:
             return outgoing.line
         return f"@id={outgoing.clientId} ".encode("ascii") + outgoing.line
 
-    def isNew(self, tags: dict[str, str]) -> bool:
+    def isNew(self, tags: Mapping[str, str]) -> bool:
         """
         Whether a server line with C{tags} is worth showing, recording its
         message id: a stored message whose id is not above every id shown

@@ -28,15 +28,13 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from globalchat.chat.wire import parseTags
+from globalchat.chat.wire import command, parse
 from globalchat.client.protocol import (
-    ERROR_PREFIX,
     ChatClientProtocol,
     Login,
     Outgoing,
     Password,
     PendingReplies,
-    command,
     isBlank,
 )
 from globalchat.client.resume import ResumeState
@@ -280,16 +278,16 @@ class ChatSession:
             return
         self.heardFrom = True
         replies = self._replies
-        tags, text = parseTags(line)
+        parsed = parse(line)
         head = replies.head
-        asked = (text.startswith("HIST ") and isinstance(head, Outgoing)
+        asked = (parsed.sent is not None and isinstance(head, Outgoing)
                  and command(head.text) in _HISTORY_COMMANDS)
         wasLoggedIn = replies.name is not None
         answered = replies.received(line)
-        new = self.state.isNew(tags)
+        new = self.state.isNew(parsed.tags)
         if (isinstance(answered, (Login, Password)) and self.state.name is not None
-                and text.startswith(ERROR_PREFIX)):
-            self._loginRefused(text.removeprefix(ERROR_PREFIX))
+                and parsed.kind == "ERROR"):
+            self._loginRefused(parsed.text)
             return
         if new or asked:
             self._events.serverLine(line)

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_client_trust -*-
+# -*- test-case-name: tests.test_integration_server -*-
 """
 Which certificate to trust when the user gave neither C{--ca} nor
 C{--fingerprint}: a CA-signed one for the host name, else the one recorded

@@ -30,6 +30,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from globalchat import tls
+from globalchat.failures import explain
 
 PROBE_NAME = "globalchat-probe"
 PROBE_INTERVAL = 60.0
@@ -138,8 +139,6 @@ class ProbeHelper:
         try:
             greeting = await exchangeLine(self._reactor, endpoint, PROBE_NAME, self._timeout)
         except Exception:
-            from globalchat.client.cli import explain
-
             return f"PROBE FAILED {explain(Failure(), where)}"
         if seen is not None:
             return f"PROBE OK {seen.seen} {greeting}"
