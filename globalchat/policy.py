@@ -19,16 +19,34 @@ from twisted.internet.interfaces import IReactorTime
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parseNetwork(text: str) -> Network:
+#: Where IPv4 addresses live in IPv6 when a dual-stack socket accepts them.
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def parseNetwork(text: str) -> list[Network]:
     """
     Read a C{--allow}/C{--deny} value: an address or a CIDR network.
 
+    A rule written for IPv4-mapped addresses (C{::ffff:127.0.0.1}, as a
+    dual-stack port logs IPv4 clients) is the IPv4 rule it means, since
+    peers are compared as IPv4; a network that holds all of them (C{::/0})
+    holds every IPv4 address too.
+
+    @return: the networks the rule covers.
     @raise ValueError: with a message naming the value.
     """
     try:
-        return ipaddress.ip_network(text.strip(), strict=False)
+        network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise ValueError(f"not an IP address or CIDR network: {text!r}") from None
+    if network.version == 4:
+        return [network]
+    if network.subnet_of(_MAPPED):
+        return [ipaddress.IPv4Network((int(network.network_address) & 0xFFFFFFFF,
+                                       network.prefixlen - 96))]
+    if network.supernet_of(_MAPPED):
+        return [network, ipaddress.IPv4Network("0.0.0.0/0")]
+    return [network]
 
 
 def parseRate(text: str) -> float:
@@ -101,6 +119,10 @@ class Limits:
         closed, or C{None}.
     @ivar maxSendBuffer: bytes waiting for a client that stopped reading,
         beyond what the kernel and Twisted buffer, before it is dropped...
+    @ivar ipv6Prefix: IPv6 clients are counted, limited and banned by
+        network of this prefix length: one subscriber usually holds a whole
+        /64, so counting single addresses would let one person look like
+        millions.
     @ivar slowGrace: ...once it has not caught up for this many seconds.
         A client that reads is paused too, for an instant, whenever a
         large batch is written to it at once: up to C{slowGrace} seconds,
@@ -122,6 +144,7 @@ class Limits:
     banThreshold: int = 3
     banWindow: float = 600.0
     banTime: float = 3600.0
+    ipv6Prefix: int = 64
 
 
 class Gatekeeper:
@@ -137,9 +160,17 @@ class Gatekeeper:
         self._strikes: dict[str, deque[float]] = {}
         self._bannedUntil: dict[str, float] = {}
 
-    def _key(self, host: str) -> str:
+    def key(self, host: str) -> str:
+        """
+        What connections from C{host} are counted and banned under: the
+        address, or for IPv6 its network of C{ipv6Prefix} bits.
+        """
         address = _address(host)
-        return str(address) if address is not None else host
+        if address is None:
+            return host
+        if address.version == 6 and self.limits.ipv6Prefix < 128:
+            return str(ipaddress.IPv6Network((address, self.limits.ipv6Prefix), strict=False))
+        return str(address)
 
     def screen(self, host: str) -> str | None:
         """
@@ -156,11 +187,12 @@ class Gatekeeper:
             address in n for n in self.limits.allow if n.version == address.version
         ):
             return "not in --allow"
-        until = self._bannedUntil.get(str(address))
+        key = self.key(host)
+        until = self._bannedUntil.get(key)
         if until is not None:
             if self._clock.seconds() < until:
                 return "banned"
-            del self._bannedUntil[str(address)]
+            del self._bannedUntil[key]
         return None
 
     def admit(self, host: str) -> str | None:
@@ -170,7 +202,7 @@ class Gatekeeper:
         @return: the refusal line's reason if over a limit (then it is not
             counted), or C{None} once counted; L{release} it later.
         """
-        key = self._key(host)
+        key = self.key(host)
         if self.limits.maxConnections is not None and self._total >= self.limits.maxConnections:
             return f"server full: at most {self.limits.maxConnections} connections at once"
         if self.limits.maxPerIP is not None and self._perIP[key] >= self.limits.maxPerIP:
@@ -183,7 +215,7 @@ class Gatekeeper:
         """
         A connection counted by L{admit} ended.
         """
-        key = self._key(host)
+        key = self.key(host)
         self._total -= 1
         self._perIP[key] -= 1
         if not self._perIP[key]:
@@ -195,7 +227,7 @@ class Gatekeeper:
 
         @return: whether this strike banned the address for C{banTime}.
         """
-        key = self._key(host)
+        key = self.key(host)
         now = self._clock.seconds()
         strikes = self._strikes.setdefault(key, deque())
         strikes.append(now)

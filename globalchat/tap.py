@@ -156,7 +156,7 @@ class SecurityLog(Service):
         self._file.close()
 
 
-def _network(option: str, value: str):
+def _network(option: str, value: str) -> list:
     try:
         return parseNetwork(value)
     except ValueError as e:
@@ -221,6 +221,9 @@ class Options(usage.Options):
         ["log-json", None, None, "Also write security events (refused, banned, flood, slow "
                                  "reader, ...) to this file as JSON lines."],
         ["ban-time", None, f"{_DEFAULTS.banTime:g}", "Seconds an address is refused after repeated abuse."],
+        ["ipv6-prefix", None, str(_DEFAULTS.ipv6Prefix), "IPv6 clients are counted and banned "
+                                                         "by network of this many bits (128: "
+                                                         "by address)."],
         ["max-line-length", None, str(DEFAULT_MAX_LINE_LENGTH),
          "Longest line accepted from a client, in bytes."],
         ["data-dir", None, "globalchat-data",
@@ -247,13 +250,13 @@ class Options(usage.Options):
         Accept connections only from this address or CIDR network
         (repeatable; default: from everywhere).
         """
-        self["allow"].append(_network("allow", network))
+        self["allow"].extend(_network("allow", network))
 
     def opt_deny(self, network: str) -> None:
         """
         Refuse connections from this address or CIDR network (repeatable).
         """
-        self["deny"].append(_network("deny", network))
+        self["deny"].extend(_network("deny", network))
 
     def opt_stun(self, server: str) -> None:
         """
@@ -336,6 +339,7 @@ class Options(usage.Options):
             idleTimeout=None if idle is None else _positiveInt("idle-timeout", idle, 10**7),
             maxSendBuffer=_positiveInt("max-send-buffer", self["max-send-buffer"], 2**31),
             banTime=_positiveInt("ban-time", self["ban-time"], 10**7),
+            ipv6Prefix=_positiveInt("ipv6-prefix", self["ipv6-prefix"], 128, minimum=16),
         )
         if self["gateway"] is not None:
             try:

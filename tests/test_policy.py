@@ -17,10 +17,21 @@ class ParseTests(SynchronousTestCase):
         """
         Addresses and networks, IPv4 and IPv6; host bits are forgiven.
         """
-        self.assertEqual(str(parseNetwork("10.0.0.1/8")), "10.0.0.0/8")
-        self.assertEqual(str(parseNetwork("2001:db8::1")), "2001:db8::1/128")
+        self.assertEqual(list(map(str, parseNetwork("10.0.0.1/8"))), ["10.0.0.0/8"])
+        self.assertEqual(list(map(str, parseNetwork("2001:db8::1"))), ["2001:db8::1/128"])
         e = self.assertRaises(ValueError, parseNetwork, "10.0.0.300")
         self.assertIn("'10.0.0.300'", str(e))
+
+    def test_mappedNetwork(self):
+        """
+        A rule in IPv4-mapped form, as a dual-stack port logs IPv4 clients,
+        is the IPv4 rule; a network holding all mapped addresses holds
+        every IPv4 address too.
+        """
+        self.assertEqual(list(map(str, parseNetwork("::ffff:127.0.0.1/128"))), ["127.0.0.1/32"])
+        self.assertEqual(list(map(str, parseNetwork("::ffff:10.0.0.0/104"))), ["10.0.0.0/8"])
+        self.assertEqual(list(map(str, parseNetwork("::ffff:0:0/96"))), ["0.0.0.0/0"])
+        self.assertEqual(list(map(str, parseNetwork("::/0"))), ["::/0", "0.0.0.0/0"])
 
     def test_rate(self):
         """
@@ -66,8 +77,8 @@ class GatekeeperTests(SynchronousTestCase):
         Deny wins; with an allow list only listed networks get in; IPv4
         clients of a dual-stack listener match IPv4 rules.
         """
-        keeper = self.keeper(allow=[parseNetwork("10.0.0.0/8"), parseNetwork("2001:db8::/32")],
-                             deny=[parseNetwork("10.6.6.6")])
+        keeper = self.keeper(allow=parseNetwork("10.0.0.0/8") + parseNetwork("2001:db8::/32"),
+                             deny=parseNetwork("10.6.6.6"))
         self.assertIsNone(keeper.screen("10.1.2.3"))
         self.assertIsNone(keeper.screen("::ffff:10.1.2.3"))
         self.assertIsNone(keeper.screen("2001:db8::5"))
@@ -104,9 +115,37 @@ class GatekeeperTests(SynchronousTestCase):
         self.clock.advance(600)
         self.assertIsNone(keeper.screen("10.0.0.1"))
 
+    def test_mappedRulesBothWays(self):
+        """
+        A rule written either way matches a client seen either way: on an
+        IPv4 port (plain) or on a dual-stack port (mapped).
+        """
+        for rule in ("127.0.0.1", "::ffff:127.0.0.1/128", "::ffff:0:0/96"):
+            keeper = self.keeper(deny=parseNetwork(rule))
+            for peer in ("127.0.0.1", "::ffff:127.0.0.1"):
+                self.assertEqual(keeper.screen(peer), "denied by --deny", (rule, peer))
+            self.assertIsNone(keeper.screen("::1"))
+
+    def test_ipv6ByNetwork(self):
+        """
+        IPv6 clients count against, and are banned by, their /64 (or the
+        configured prefix); another /64 is not affected.
+        """
+        keeper = self.keeper(maxPerIP=2, banThreshold=1)
+        self.assertIsNone(keeper.admit("2001:db8:1:1::1"))
+        self.assertIsNone(keeper.admit("2001:db8:1:1::2"))
+        self.assertIn("too many connections", keeper.admit("2001:db8:1:1:ffff::9"))
+        self.assertIsNone(keeper.admit("2001:db8:1:2::1"))
+        self.assertTrue(keeper.strike("2001:db8:1:1::1"))
+        self.assertEqual(keeper.screen("2001:db8:1:1::77"), "banned")
+        self.assertIsNone(keeper.screen("2001:db8:1:2::1"))
+        exact = self.keeper(maxPerIP=1, ipv6Prefix=128)
+        self.assertIsNone(exact.admit("2001:db8::1"))
+        self.assertIsNone(exact.admit("2001:db8::2"))
+
     def test_nonIPPeers(self):
         """
         Unix-socket peers are local and always pass.
         """
-        keeper = self.keeper(allow=[parseNetwork("10.0.0.0/8")])
+        keeper = self.keeper(allow=parseNetwork("10.0.0.0/8"))
         self.assertIsNone(keeper.screen("/run/chat.sock"))

@@ -52,7 +52,7 @@ class LimitsTests(SynchronousTestCase):
         A denied address gets no protocol (closed before a byte is read),
         and the refusal is a structured event.
         """
-        factory = self.factory(deny=[parseNetwork("198.51.100.0/24")])
+        factory = self.factory(deny=parseNetwork("198.51.100.0/24"))
         self.assertEqual(self.connect(factory), (None, None))
         self.assertEqual(len(self.security("refused")), 1)
         self.assertIsNotNone(self.connect(factory, host="203.0.113.9")[0])
@@ -61,7 +61,7 @@ class LimitsTests(SynchronousTestCase):
         """
         With an allow list, other addresses are refused.
         """
-        factory = self.factory(allow=[parseNetwork("10.0.0.0/8")])
+        factory = self.factory(allow=parseNetwork("10.0.0.0/8"))
         self.assertIsNone(self.connect(factory)[0])
         self.assertIsNotNone(self.connect(factory, host="10.1.1.1")[0])
 
@@ -127,6 +127,53 @@ class LimitsTests(SynchronousTestCase):
         self.assertIsNone(self.connect(factory)[0])
         self.clock.advance(600)
         self.assertIsNotNone(self.connect(factory)[0])
+
+    def test_banEndsEveryConnection(self):
+        """
+        The strike that bans an address ends every connection from it at
+        once; guesses they already sent are not checked.
+        """
+        from twisted.internet.defer import maybeDeferred
+
+        from globalchat.auth import hashPassword
+        from globalchat.identity.checkers import ServerPasswordChecker
+        from globalchat.identity.portal import Identity
+
+        checked = []
+
+        def check(verify, stored, password):
+            checked.append(password)
+            return maybeDeferred(verify, stored, password)
+
+        factory = self.factory()
+        factory.admission.identity = Identity.forServer(
+            factory.admission.hub,
+            password=ServerPasswordChecker(hashPassword("right", salt=b"s" * 16), defer=check))
+        guessers = [self.connect(factory, port=40000 + n) for n in range(3)]
+        bystander, bt = self.connect(factory, host="203.0.113.9")
+        guessers[0][0].dataReceived(b"Ann\nguess1\nAnn\nguess2\nAnn\nguess3\nAnn\nguess4\n")
+        self.assertEqual(checked, ["guess1", "guess2", "guess3"])
+        for protocol, transport in guessers:
+            self.assertTrue(transport.disconnecting)
+            self.assertIn(b"ERROR banned for repeated abuse", transport.value())
+            protocol.dataReceived(b"Ann\nguess5\n")
+        self.assertEqual(len(checked), 3)
+        self.assertFalse(bt.disconnecting)
+
+    def test_overlongLinesCount(self):
+        """
+        Over-long lines count against the rate like any other: a client
+        sending nothing else is cut off, and its log lines are few.
+        """
+        factory = self.factory(rate=1, burst=3, floodLimit=5)
+        factory.maxLineLength = 16
+        protocol, transport = self.connect(factory)
+        protocol.dataReceived(b"Ann\n")
+        protocol.dataReceived((b"x" * 40 + b"\n") * 1000)
+        self.assertIn(b"ERROR flooding: disconnected", transport.value())
+        self.assertLessEqual(transport.value().count(b"ERROR line too long"), 3)
+        tooLong = [e for e in self.events if "line too long" in e.get("log_format", "")]
+        self.assertLessEqual(len(tooLong), 3)
 
     def test_loginTimeout(self):
         """

@@ -93,14 +93,20 @@ class Admission(Service):
     def strike(self, session: Session) -> None:
         """
         Count abuse (a flood, a wrong password) against C{session}'s
-        address; the strike that bans it also ends this session.
+        address; the strike that bans it also ends every session from it.
         """
         host = session.connection.host
-        if self._gatekeeper.strike(host):
-            self.log.warn("banned {host} for {time:g} s after repeated abuse",
-                          host=host, time=self.limits.banTime, security="banned")
-            session.answer(wire.error("banned for repeated abuse"))
-            session.close()
+        if not self._gatekeeper.strike(host):
+            return
+        banned = self._gatekeeper.key(host)
+        self.log.warn("banned {host} for {time:g} s after repeated abuse",
+                      host=banned, time=self.limits.banTime, security="banned")
+        # Every connection from there ends now: lines they already sent
+        # (pipelined guesses) are not looked at.
+        for other in list(self._sessions):
+            if self._gatekeeper.key(other.connection.host) == banned:
+                other.answer(wire.error("banned for repeated abuse"))
+                other.close()
 
     def checkTimeouts(self) -> None:
         """

@@ -1,18 +1,26 @@
 # -*- test-case-name: tests.test_chat_session -*-
 """
-The rules one connection lives by, as bookkeeping over times: the rate
-of its lines, when it is cut off for flooding, its login and idle
-time-outs, and how much it may be owed while it does not read.
+The rules one connection lives by: the rate of its lines, when it is cut
+off for flooding, its login and idle time-outs, and how much it may be
+owed while it does not read.
 
-L{globalchat.chat.session} applies them (it says what happens); this
-module only counts, so every rule is tested with a number for the time.
+L{Rules} is the bookkeeping, over times passed in, so every rule is
+tested with a number for the time; L{Policed} is what a session does when
+a rule is broken (tell the client, log, hang up).
 """
 
 from __future__ import annotations
 
 from collections import deque
 
+from twisted.logger import Logger
+
+from globalchat.chat import wire
 from globalchat.policy import Limits, TokenBucket
+
+#: How many of one connection's refused lines are logged one by one; the
+#: rest are counted and logged as one summary when it ends.
+LOGGED_REFUSALS = 3
 
 #: A client may be owed this many times C{--max-send-buffer} for a moment
 #: (L{Limits.slowGrace}) before it is dropped at once.
@@ -25,7 +33,7 @@ class Rules:
     """
 
     __slots__ = ("limits", "_bucket", "_drops", "_connectedAt", "_lastHeard", "_paused",
-                 "_pausedAt", "_unsent")
+                 "_pausedAt", "_unsent", "refusals")
 
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
@@ -37,6 +45,8 @@ class Rules:
         self._paused = False
         self._pausedAt = 0.0
         self._unsent = 0
+        #: Refused lines (too long, say) so far, for the log's sake.
+        self.refusals = 0
 
     def heard(self, now: float) -> bool:
         """
@@ -57,6 +67,14 @@ class Rules:
         while self._drops[0] <= now - self.limits.floodWindow:
             self._drops.popleft()
         return len(self._drops)
+
+    def refused(self) -> bool:
+        """
+        A line was refused: whether to log it (the first few only, so that
+        one client cannot fill the log).
+        """
+        self.refusals += 1
+        return self.refusals <= LOGGED_REFUSALS
 
     def flooding(self, drops: int) -> bool:
         """
@@ -109,3 +127,79 @@ class Rules:
                 self._unsent > limits.maxSendBuffer and now - self._pausedAt >= limits.slowGrace)):
             return self._unsent
         return None
+
+
+class Policed:
+    """
+    The part of a L{globalchat.chat.session.Session} that enforces its
+    L{Rules}: a base class, so that the session's hot paths need no extra
+    call to reach them.
+    """
+
+    __slots__ = ()
+
+    log = Logger()
+
+    def lineTooLong(self, limit: int) -> None:
+        """
+        The transport dropped a line longer than C{limit} bytes: it counts
+        against the rate like any other.
+        """
+        if self._closed:
+            return
+        now = self._admission.clock.seconds()
+        if not self._rules.heard(now):
+            self._flooded(now)
+            return
+        if self._rules.refused():
+            self.log.info("{peer} sent a line too long", peer=self.connection.peer)
+        self.reply(wire.error(f"line too long (max {limit} bytes)"))
+
+    def _flooded(self, now: float) -> None:
+        """
+        A line over the rate limit: drop it, say so once, and cut off a
+        connection that keeps on.
+        """
+        drops = self._rules.dropped(now)
+        if drops == 1:
+            self.reply(wire.error(f"too many lines, slow down (at most "
+                                  f"{self._rules.limits.rate:g} a second); lines dropped"))
+        if self._rules.flooding(drops):
+            self.log.warn("{peer} cut off for flooding", peer=self.connection.peer,
+                          security="flood")
+            self._write(wire.error("flooding: disconnected"))
+            self.close()
+            self._admission.strike(self)
+
+    def checkTimeouts(self, now: float) -> None:
+        """
+        Close a connection whose time is up, or that stopped reading for
+        too long.
+        """
+        if self._closed or self._tooSlow(now):
+            return
+        reason = self._rules.timedOut(now, self.name is not None)
+        if reason is not None:
+            self.log.info("{peer}: {reason}", peer=self.connection.peer, reason=reason,
+                          security="timeout")
+            self._write(wire.error(reason))
+            self.close()
+
+    def _tooSlow(self, now: float) -> bool:
+        """Drop the connection if the client is owed more than it may be."""
+        owed = self._rules.tooSlow(now)
+        if owed is None:
+            return False
+        self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
+                      peer=self.connection.peer, size=owed, security="slow-reader")
+        self._closed = True
+        self.connection.abort()
+        return True
+
+    def pauseProducing(self) -> None:
+        """The transport's buffer is full: the client is not reading."""
+        self._rules.paused(self._admission.clock.seconds())
+
+    def resumeProducing(self) -> None:
+        """The transport's buffer drained."""
+        self._rules.resumed()

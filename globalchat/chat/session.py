@@ -14,20 +14,19 @@ from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from globalchat.chat import names, text as texts, wire
 from globalchat.chat.connection import IConnection
 from globalchat.chat.errors import ChatError, WrongPassword
-from globalchat.chat.rules import Rules
+from globalchat.chat.rules import LOGGED_REFUSALS, Policed, Rules
 
 if TYPE_CHECKING:
     from globalchat.chat.admission import Admission
     from globalchat.store.interface import Message
 
 
-class Session:
+class Session(Policed):
     """
     One client's conversation with the server, from its first line on.
 
@@ -55,8 +54,6 @@ class Session:
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
                  "tagged", "resumeFrom", "certified", "_logout", "_pendingName", "_held",
                  "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
-
-    log = Logger()
 
     def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
         self._hub = admission.hub
@@ -105,13 +102,6 @@ class Session:
             self.reply(wire.error("invalid UTF-8, line dropped"))
             return
         self.lineReceived(text)
-
-    def lineTooLong(self, limit: int) -> None:
-        """
-        The transport dropped a line longer than C{limit} bytes.
-        """
-        self.log.info("{peer} sent a line too long", peer=self.connection.peer)
-        self.reply(wire.error(f"line too long (max {limit} bytes)"))
 
     def lineReceived(self, text: str) -> None:
         """
@@ -335,57 +325,6 @@ class Session:
             if messageId not in shown:
                 self._write(data)
 
-    # -- the rules -------------------------------------------------------
-
-    def _flooded(self, now: float) -> None:
-        """
-        A line over the rate limit: drop it, say so once, and cut off a
-        connection that keeps on.
-        """
-        drops = self._rules.dropped(now)
-        if drops == 1:
-            self.reply(wire.error(f"too many lines, slow down (at most "
-                                  f"{self._rules.limits.rate:g} a second); lines dropped"))
-        if self._rules.flooding(drops):
-            self.log.warn("{peer} cut off for flooding", peer=self.connection.peer,
-                          security="flood")
-            self._write(wire.error("flooding: disconnected"))
-            self.close()
-            self._admission.strike(self)
-
-    def checkTimeouts(self, now: float) -> None:
-        """
-        Close a connection whose time is up, or that stopped reading for
-        too long.
-        """
-        if self._closed or self._tooSlow(now):
-            return
-        reason = self._rules.timedOut(now, self.name is not None)
-        if reason is not None:
-            self.log.info("{peer}: {reason}", peer=self.connection.peer, reason=reason,
-                          security="timeout")
-            self._write(wire.error(reason))
-            self.close()
-
-    def _tooSlow(self, now: float) -> bool:
-        """Drop the connection if the client is owed more than it may be."""
-        owed = self._rules.tooSlow(now)
-        if owed is None:
-            return False
-        self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
-                      peer=self.connection.peer, size=owed, security="slow-reader")
-        self._closed = True
-        self.connection.abort()
-        return True
-
-    def pauseProducing(self) -> None:
-        """The transport's buffer is full: the client is not reading."""
-        self._rules.paused(self._admission.clock.seconds())
-
-    def resumeProducing(self) -> None:
-        """The transport's buffer drained."""
-        self._rules.resumed()
-
     def disconnected(self) -> None:
         """
         The transport is gone; tell the others if it had logged in.
@@ -394,6 +333,9 @@ class Session:
         self.gone = True
         self._held = None
         self._admission.disconnected(self)
+        if self._rules.refusals > LOGGED_REFUSALS:
+            self.log.info("{peer}: {count} more refused lines not logged",
+                          peer=self.connection.peer, count=self._rules.refusals - LOGGED_REFUSALS)
         if self._logout is not None:
             logout, self._logout = self._logout, None
             logout()

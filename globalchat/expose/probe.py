@@ -30,6 +30,7 @@ from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 
 from globalchat import tls
+from globalchat.chat.text import isCount
 from globalchat.failures import explain
 
 PROBE_NAME = "globalchat-probe"
@@ -92,7 +93,7 @@ def parseRequest(text: str) -> tuple[int, bool] | None:
     Read C{/probe PORT [tls]}; C{None} when the line is not a valid request.
     """
     words = text.split()
-    if len(words) not in (2, 3) or words[0] != "/probe" or not words[1].isdigit():
+    if len(words) not in (2, 3) or words[0] != "/probe" or not isCount(words[1]):
         return None
     port = int(words[1])
     if not 0 < port < 65536 or (len(words) == 3 and words[2] != "tls"):
