@@ -120,7 +120,7 @@ class Hub:
             self.bus.enter(session, room)
         if session.resumeFrom is not None:
             shown = self.store.missed(key, [room.key for room in session.rooms],
-                                      session.resumeFrom)
+                                      session.resumeFrom, 1000)
         else:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
         queued = self.store.takePending(key)

@@ -57,11 +57,14 @@ class MemoryStore:
     def history(self, room: str, limit: int) -> Deferred[list[Message]]:
         return succeed(self._rooms.get(room, [])[-limit:] if limit > 0 else [])
 
-    def missed(self, recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
-        found = [m for source in [*(self._rooms.get(r, []) for r in rooms),
-                                  self._private.get(recipient, [])]
-                 for m in source[_after(source, afterId):]]
-        return succeed(sorted(found, key=lambda m: m.id))
+    def missed(self, recipient: str, rooms: list[str], afterId: int,
+               limit: int) -> Deferred[list[Message]]:
+        # The newest limit of all are among the newest limit of each.
+        found = sorted((m for source in [*(self._rooms.get(r, []) for r in rooms),
+                                         self._private.get(recipient, [])]
+                        for m in source[max(_after(source, afterId), len(source) - limit):]),
+                       key=lambda m: m.id)
+        return succeed(found[max(len(found) - limit, 0):])
 
     def queue(self, recipient: str, messageId: int) -> Deferred[None]:
         for message in self._private.get(recipient, []):

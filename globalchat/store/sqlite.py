@@ -171,11 +171,14 @@ class _Database:
             (room, limit)))
         return rows[::-1]
 
-    def missed(self, recipient: str, rooms: list[str], afterId: int) -> list[Message]:
+    def missed(self, recipient: str, rooms: list[str], afterId: int,
+               limit: int) -> list[Message]:
         marks = ",".join("?" * len(rooms))
+        # The newest first, so that LIMIT keeps those; then back in order.
         return _rows(self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE id > ? AND (room IN ({marks})"
-            " OR recipient = ?) ORDER BY id", (afterId, *rooms, recipient)))
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM messages WHERE id > ?"
+            f" AND (room IN ({marks}) OR recipient = ?) ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (afterId, *rooms, recipient, max(limit, 0))))
 
     def queue(self, recipient: str, messageId: int) -> None:
         self._db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?)", (recipient, messageId))
@@ -321,8 +324,9 @@ class MessageStore:
     def history(self, room: str, limit: int) -> Deferred[list[Message]]:
         return self._call("history", room, limit)
 
-    def missed(self, recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
-        return self._call("missed", recipient, rooms, afterId)
+    def missed(self, recipient: str, rooms: list[str], afterId: int,
+               limit: int) -> Deferred[list[Message]]:
+        return self._call("missed", recipient, rooms, afterId, limit)
 
     def queue(self, recipient: str, messageId: int) -> Deferred[None]:
         return self._call("queue", recipient, messageId)
