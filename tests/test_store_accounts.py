@@ -1,14 +1,26 @@
 """
 Tests for the accounts, certificates, rooms, bans and audit log the
-stores keep (L{globalchat.store.accounts}).
+stores keep (L{globalchat.store.accounts}): the SQLite store in memory and
+in a file, and the in-memory store, which must behave the same; and the
+upgrade of a history written by the schema 3 release.
 """
 
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from twisted.internet import reactor
 from twisted.internet.defer import ensureDeferred
 from twisted.trial.unittest import TestCase
 
 from globalchat.store.accounts import Account, AuditEvent, Ban, IAccountStore, RoomRecord
-from globalchat.store.interface import IMessageStore, Message
+from globalchat.store.interface import IMessageStore, Known, Message, StoreError
 from globalchat.store.memory import MemoryStore
+from globalchat.store.sqlite import SCHEMA_VERSION, MessageStore
+
+#: A history written by the release with schema version 3.
+VERSION_3 = Path(__file__).parent / "fixtures" / "history-v3.sqlite3"
 
 FP1 = "a1" * 32
 FP2 = "b2" * 32
@@ -272,3 +284,105 @@ class MemoryAccountTests(AccountBehaviourMixin, TestCase):
         store.load()
         store.start()
         return store
+
+
+class SQLiteMemoryAccountTests(AccountBehaviourMixin, TestCase):
+    """
+    The SQLite store on an in-memory database.
+    """
+
+    path = ":memory:"
+
+    def open(self, path=None):
+        store = MessageStore(reactor, path or self.path)
+        store.load()
+        store.start()
+        self.addCleanup(store.close)
+        return store
+
+
+class FileAccountTests(SQLiteMemoryAccountTests):
+    """
+    The same in a file; plus what only a file can do: keep everything
+    across restarts, and upgrade the file of an earlier release.
+    """
+
+    def setUp(self):
+        self.path = os.path.abspath(self.mktemp())
+
+    def test_surviveRestart(self):
+        """
+        Accounts, certificates, rooms, bans and the audit log are there
+        after a restart.
+        """
+        async def go():
+            store = self.open()
+            bea = account("bea")
+            room = RoomRecord("dev", "Dev", "bea", ("carl",), (), "i", "sesame", "t", ("dan",))
+            event = AuditEvent(3.0, "bea", "ban", "mallory", "spam")
+            await store.createAccount(bea)
+            await store.setOperator("bea", True)
+            await store.bindCertificate("bea", FP1)
+            await store.saveRoom(room)
+            await store.addBan(ban("mallory"))
+            await store.audit(event)
+            await store.close()
+            store = self.open()
+            self.assertEqual(await store.accounts(), [Account(
+                "bea", "Bea", "skel-bea", bea.passwordHash, 5.0, operator=True)])
+            self.assertEqual(await store.certificateOwner(FP1), "bea")
+            self.assertEqual(await store.rooms(), [room])
+            self.assertEqual(await store.bans(now=2.0), [ban("mallory")])
+            self.assertEqual(await store.auditLog(5), [event])
+        return ensureDeferred(go())
+
+    def test_upgradeFromVersion3(self):
+        """
+        A history written by the schema 3 release is upgraded in place:
+        its messages, client ids, queued private message and known names
+        stay, new messages get ids above the old ones, and accounts can
+        be kept.
+        """
+        shutil.copyfile(VERSION_3, self.path)
+
+        async def go():
+            store = MessageStore(reactor, self.path)
+            self.assertEqual(store.load(), {"ann": Known("Ann", ("lobby", "dev")),
+                                            "bob": Known("Bob", ("lobby",))})
+            store.start()
+            self.addCleanup(store.close)
+            self.assertEqual([m.text for m in await store.history("lobby", 10)],
+                             ["hello lobby", "waves"])
+            self.assertEqual([m.text for m in await store.missed("bob", ["dev"], 0, 10)],
+                             ["hello dev", "seen while here", "kept while away"])
+            self.assertEqual([m.text for m in await store.takePending("bob")],
+                             ["kept while away"])
+            [(again, duplicate)] = await store.append(
+                [Message(2000.0, "lobby", "Bob", None, "act", "waves", "b0b.1")])
+            self.assertEqual((again.id, again.time, duplicate), (2, 1001.0, True))
+            [(new, _)] = await store.append([Message(2001.0, "lobby", "Ann", None, "msg", "new")])
+            self.assertEqual(new.id, 6)
+            self.assertIs(await store.createAccount(account("ann")), True)
+            self.assertEqual((await store.account("ann")).display, "Ann")
+            db = sqlite3.connect(self.path)
+            self.addCleanup(db.close)
+            self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], SCHEMA_VERSION)
+        return ensureDeferred(go())
+
+    def test_upgradeRefusedLeavesFile(self):
+        """
+        A schema 3 history the server may not write is refused with one
+        line naming it, and is not changed: the upgrade happens whole or
+        not at all.
+        """
+        shutil.copyfile(VERSION_3, self.path)
+        os.chmod(self.path, 0o444)
+        before = Path(self.path).read_bytes()
+        # Root writes through file modes; a read-only URI stands for the
+        # read-only mount root would meet.
+        path = f"file:{self.path}?mode=ro" if os.getuid() == 0 else self.path
+        with self.assertRaises(StoreError) as caught:
+            MessageStore(reactor, path).load()
+        self.assertIn(self.path, str(caught.exception))
+        self.assertNotIn("\n", str(caught.exception))
+        self.assertEqual(Path(self.path).read_bytes(), before)
