@@ -221,6 +221,28 @@ class ResumeTests(SynchronousTestCase):
         ])
 
 
+    def test_resumeBounded(self):
+        """
+        However much a client missed, resuming shows at most the newest
+        1000 messages, and says that older ones were left out.
+        """
+        hub = Hub(now=lambda: NOON)
+        users = Users(hub)
+        users.login("John", "Ann")
+        users.say("John", "/quit")
+        for n in range(1005):
+            users.say("Ann", f"line {n}")
+        john = Recorder()
+        connect(hub, john).lineReceived("@resume=0 John")
+        lines = john.lines()
+        shown = [line for line in lines if line.startswith("@id=")]
+        self.assertEqual(len(shown), 1000)
+        self.assertTrue(shown[0].endswith("<Ann> line 5"))
+        self.assertTrue(shown[-1].endswith("<Ann> line 1004"))
+        self.assertIn("INFO you missed more than 1000 messages; here are the last 1000 "
+                      "(/history ROOM N shows a room's)", lines)
+
+
 class OrderTests(SynchronousTestCase):
     """
     While the store works, every client's answers keep the order of its

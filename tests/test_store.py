@@ -103,10 +103,36 @@ class BehaviourMixin:
             self.assertEqual([m.text for m in last], ["l3", "l4"])
             self.assertEqual(await store.history("lobby", 0), [])
             self.assertEqual(await store.history("nowhere", 5), [])
-            missed = await store.missed("bob", ["lobby"], last[0].id)
+            missed = await store.missed("bob", ["lobby"], last[0].id, 10)
             self.assertEqual([m.text for m in missed], ["l4", "psst"])
-            missed = await store.missed("bob", ["lobby", "dev"], last[0].id)
+            missed = await store.missed("bob", ["lobby", "dev"], last[0].id, 10)
             self.assertEqual([m.text for m in missed], ["l4", "elsewhere", "psst"])
+        return ensureDeferred(go())
+
+    def test_missedLimit(self):
+        """
+        Of what a name missed, only the newest C{limit} messages come, in
+        id order, whichever rooms or private messages they are in; asking
+        for one more than shown tells whether some were left out.
+        """
+        async def go():
+            store = self.open()
+            start, _ = await one(store, draft("before"))
+            for i in range(3):
+                await one(store, draft(f"l{i}"))
+                await one(store, draft(f"d{i}", room="dev"))
+                await one(store, draft(f"p{i}", room=None, recipient="bob"))
+            await one(store, draft("not for bob", room=None, recipient="carl"))
+            texts = lambda found: [m.text for m in found]
+            self.assertEqual(texts(await store.missed("bob", ["lobby", "dev"], start.id, 4)),
+                             ["p1", "l2", "d2", "p2"])
+            self.assertEqual(texts(await store.missed("bob", ["lobby"], start.id, 3)),
+                             ["p1", "l2", "p2"])
+            everything = await store.missed("bob", ["lobby", "dev"], start.id, 10)
+            self.assertEqual(len(everything), 9)
+            self.assertEqual(await store.missed("bob", ["lobby", "dev"], start.id, 9),
+                             everything)
+            self.assertEqual(await store.missed("bob", ["lobby"], start.id, 0), [])
         return ensureDeferred(go())
 
     def test_pendingDeliveredOnce(self):

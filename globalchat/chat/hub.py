@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 
 from globalchat.chat import names, wire
 from globalchat.chat.bus import IBus, LocalBus, Room
-from globalchat.chat.commands import Commands
+from globalchat.chat.commands import MAX_HISTORY, Commands
 from globalchat.chat.errors import ChatError
 from globalchat.chat.session import Session
 from globalchat.chat.text import balanceBidi, checkNoBidi
@@ -118,8 +118,10 @@ class Hub:
         for room in rooms:
             self.bus.enter(session, room)
         if session.resumeFrom is not None:
+            # One more than is shown, to know that some were left out.
             shown = self.store.missed(key, [room.key for room in session.rooms],
-                                      session.resumeFrom)
+                                      session.resumeFrom, MAX_HISTORY + 1)
+            shown.addCallback(self._resumable, session)
         else:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
         queued = self.store.takePending(key)
@@ -127,6 +129,17 @@ class Hub:
         both.addCallback(lambda found: sorted({m.id: m for m in found[0] + found[1]}.values(),
                                                key=lambda m: m.id))
         session.waitFor(self._catchUp(session, both))
+
+    def _resumable(self, missed: list[Message], session: Session) -> list[Message]:
+        """
+        What a resuming client is shown: at most L{MAX_HISTORY} messages,
+        the newest, with a word that older ones were left out.
+        """
+        if len(missed) <= MAX_HISTORY:
+            return missed
+        session.answer(wire.info(f"you missed more than {MAX_HISTORY} messages; here are the "
+                                 f"last {MAX_HISTORY} (/history ROOM N shows a room's)"))
+        return missed[-MAX_HISTORY:]
 
     def _remember(self, name: str, rooms: Iterable[str], away: bool) -> None:
         """

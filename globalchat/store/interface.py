@@ -95,10 +95,14 @@ class IMessageStore(Interface):
         The last C{limit} messages of C{room}, oldest first.
         """
 
-    def missed(recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
+    def missed(recipient: str, rooms: list[str], afterId: int,
+               limit: int) -> Deferred[list[Message]]:
         """
         The messages of C{rooms} and the private messages to C{recipient}
-        with an id above C{afterId}, in id order.
+        with an id above C{afterId}, in id order: the newest C{limit} of
+        them, so that a client away for long does not get the whole
+        history at once.  A caller that must know whether some were left
+        out asks for one more than it shows.
         """
 
     def queue(recipient: str, messageId: int) -> Deferred[None]:

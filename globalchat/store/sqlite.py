@@ -1,6 +1,7 @@
-# -*- test-case-name: tests.test_store -*-
+# -*- test-case-name: tests.test_store,tests.test_store_accounts -*-
 """
-Message history in SQLite, off the reactor thread.
+Message history, and the accounts kept beside it
+(L{globalchat.store.sqliteaccounts}), in SQLite, off the reactor thread.
 
 All database work runs on one dedicated thread of a Twisted thread pool:
 SQLite is blocking, and one thread means one connection, no locking
@@ -26,12 +27,14 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
+from globalchat.store.accounts import IAccountStore
 from globalchat.store.interface import IMessageStore, Known, Message, StoreError
+from globalchat.store.sqliteaccounts import AccountCalls, AccountTables
 
 T = TypeVar("T")
 
 #: The schema version this code writes; older files are migrated up to it.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -64,6 +67,51 @@ _MIGRATIONS: dict[int, list[str]] = {
         "DROP INDEX messages_recipient",
         "CREATE INDEX messages_recipient ON messages (recipient, id) WHERE recipient IS NOT NULL",
     ],
+    # Version 4: accounts and the certificates bound to them, registered
+    # rooms, bans and the audit log.  Lists of names are JSON, as in
+    # known.rooms: they are only ever read and written whole.
+    4: [
+        """CREATE TABLE accounts (
+            key TEXT PRIMARY KEY,
+            display TEXT NOT NULL,
+            skeleton TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            created REAL NOT NULL,
+            operator INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE certificates (
+            fingerprint TEXT PRIMARY KEY,
+            account TEXT NOT NULL REFERENCES accounts (key) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX certificates_account ON certificates (account)",
+        """CREATE TABLE rooms (
+            key TEXT PRIMARY KEY,
+            display TEXT NOT NULL,
+            founder TEXT NOT NULL,
+            ops TEXT NOT NULL,
+            voices TEXT NOT NULL,
+            modes TEXT NOT NULL,
+            room_key TEXT,
+            topic TEXT NOT NULL,
+            invited TEXT NOT NULL
+        )""",
+        """CREATE TABLE bans (
+            mask TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('account', 'name', 'address', 'network')),
+            until REAL,
+            reason TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            created REAL NOT NULL
+        )""",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+    ],
 }
 
 _COLUMNS = "time, room, sender, recipient, kind, text, client_id, id"
@@ -73,7 +121,7 @@ def _rows(cursor: sqlite3.Cursor) -> list[Message]:
     return [Message(*row) for row in cursor.fetchall()]
 
 
-class _Database:
+class _Database(AccountTables):
     """
     The blocking half: runs on the store's thread (and once at start-up,
     before there is one, to check the file).
@@ -171,11 +219,14 @@ class _Database:
             (room, limit)))
         return rows[::-1]
 
-    def missed(self, recipient: str, rooms: list[str], afterId: int) -> list[Message]:
+    def missed(self, recipient: str, rooms: list[str], afterId: int,
+               limit: int) -> list[Message]:
         marks = ",".join("?" * len(rooms))
+        # The newest first, so that LIMIT keeps those; then back in order.
         return _rows(self._db.execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE id > ? AND (room IN ({marks})"
-            " OR recipient = ?) ORDER BY id", (afterId, *rooms, recipient)))
+            f"SELECT {_COLUMNS} FROM (SELECT {_COLUMNS} FROM messages WHERE id > ?"
+            f" AND (room IN ({marks}) OR recipient = ?) ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (afterId, *rooms, recipient, max(limit, 0))))
 
     def queue(self, recipient: str, messageId: int) -> None:
         self._db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?)", (recipient, messageId))
@@ -217,10 +268,10 @@ class _Database:
             self._db = None
 
 
-@implementer(IMessageStore)
-class MessageStore:
+@implementer(IMessageStore, IAccountStore)
+class MessageStore(AccountCalls):
     """
-    The history in an SQLite file.
+    The history and the accounts in an SQLite file.
 
     @param path: the file (or an SQLite C{file:} URI).
     """
@@ -321,8 +372,9 @@ class MessageStore:
     def history(self, room: str, limit: int) -> Deferred[list[Message]]:
         return self._call("history", room, limit)
 
-    def missed(self, recipient: str, rooms: list[str], afterId: int) -> Deferred[list[Message]]:
-        return self._call("missed", recipient, rooms, afterId)
+    def missed(self, recipient: str, rooms: list[str], afterId: int,
+               limit: int) -> Deferred[list[Message]]:
+        return self._call("missed", recipient, rooms, afterId, limit)
 
     def queue(self, recipient: str, messageId: int) -> Deferred[None]:
         return self._call("queue", recipient, messageId)
