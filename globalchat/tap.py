@@ -30,7 +30,7 @@ from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
 from globalchat.chat.admission import Admission
 from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT, LocalBus
-from globalchat.chat.hub import DEFAULT_BACKLOG, Hub
+from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER, Hub
 from globalchat.chat.text import checkText
 from globalchat.chat.names import checkRoom
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
@@ -234,6 +234,9 @@ class Options(usage.Options):
         ["history-days", None, None, "Delete room messages older than this many days "
                                      "(default: keep them)."],
         ["history-max", None, str(DEFAULT_HISTORY_MAX), "Most messages kept per room."],
+        ["max-rooms", None, str(DEFAULT_MAX_ROOMS), "Most rooms on the server at once."],
+        ["max-rooms-per-user", None, str(DEFAULT_ROOMS_PER_USER),
+         "Most rooms one user may be in at once."],
         ["announce-limit", None, str(DEFAULT_ANNOUNCE_LIMIT),
          "Rooms with more members than this do not announce joins, parts and quits."],
     ]
@@ -293,6 +296,9 @@ class Options(usage.Options):
         self["data-dir"] = Path(self["data-dir"])
         self["backlog"] = _positiveInt("backlog", self["backlog"], 1000, minimum=0)
         self["history-max"] = _positiveInt("history-max", self["history-max"], 10**9)
+        self["max-rooms"] = _positiveInt("max-rooms", self["max-rooms"], 10**7)
+        self["max-rooms-per-user"] = _positiveInt("max-rooms-per-user",
+                                                  self["max-rooms-per-user"], 10**4)
         self["announce-limit"] = _positiveInt("announce-limit", self["announce-limit"], 10**6,
                                               minimum=0)
         if self["history-days"] is not None:
@@ -488,7 +494,8 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
-              bus=LocalBus(config["announce-limit"]), now=reactor.seconds)
+              bus=LocalBus(config["announce-limit"]), roomsPerUser=config["max-rooms-per-user"],
+              maxRooms=config["max-rooms"], now=reactor.seconds)
     identity = Identity.forServer(
         hub, password=ServerPasswordChecker(stored) if stored is not None else None,
         clientCertificates=config["client-ca"] is not None)

@@ -521,3 +521,37 @@ class DisplayTrickTests(SynchronousTestCase):
         self.users.say("Bob", "x\u2069y\u2067z")
         self.assertEqual(self.users.lines("alice"), [
             "MSG #lobby <Bob> abc\u202edef\u202c", "MSG #lobby <Bob> xy\u2067z\u2069"])
+
+
+class BudgetTests(SynchronousTestCase):
+    """
+    What one client can make the server hold is bounded.
+    """
+
+    def test_roomsPerUser(self):
+        """
+        A user in the most rooms allowed must leave one to join another;
+        joining a room it is in still works.
+        """
+        users = Users(Hub(roomsPerUser=2))
+        users.login("Ann")
+        users.say("Ann", "/join tea")
+        users.say("Ann", "/join coffee")
+        self.assertEqual(users.lines("Ann")[-3:], [
+            "JOIN #tea Ann", "OK /join", "ERROR you are in 2 rooms, the most: /part one first"])
+        users.say("Ann", "/join lobby")
+        self.assertEqual(users.lines("Ann"), ["OK /join"])
+
+    def test_maxRooms(self):
+        """
+        No new room is made past the server's most; existing ones can
+        still be joined.
+        """
+        users = Users(Hub(maxRooms=2))
+        users.login("Ann", "Bob")
+        users.say("Ann", "/join tea")
+        users.say("Bob", "/join coffee")
+        self.assertEqual(users.lines("Bob")[-1],
+                         "ERROR this server has 2 rooms, its most: join one of them (/rooms)")
+        users.say("Bob", "/join tea")
+        self.assertEqual(users.lines("Bob")[-1], "OK /join")

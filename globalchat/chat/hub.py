@@ -30,6 +30,12 @@ from globalchat.store.memory import MemoryStore
 #: How many of a room's last messages a joiner is shown (C{--backlog}).
 DEFAULT_BACKLOG = 20
 
+#: The most rooms one user may be in at once (C{--max-rooms-per-user}) and
+#: on the server (C{--max-rooms}): each is memory a client can make the
+#: server hold.
+DEFAULT_ROOMS_PER_USER = 50
+DEFAULT_MAX_ROOMS = 10_000
+
 
 class Hub:
     """
@@ -41,6 +47,8 @@ class Hub:
     @ivar bus: who holds which name and who is in which room.
     @ivar store: where messages are kept before anybody sees them.
     @ivar backlog: how many of a room's last messages a joiner is shown.
+    @ivar roomsPerUser: the most rooms one session may be in.
+    @ivar maxRooms: the most rooms there may be.
     @ivar commands: what each line means.
     """
 
@@ -49,7 +57,8 @@ class Hub:
     def __init__(self, greeting: str = wire.DEFAULT_GREETING, defaultRoom: str = "lobby",
                  motd: Iterable[str] = (), store: IMessageStore | None = None,
                  known: dict[str, Known] | None = None, backlog: int = DEFAULT_BACKLOG,
-                 bus: IBus | None = None, now=time.time) -> None:
+                 bus: IBus | None = None, roomsPerUser: int = DEFAULT_ROOMS_PER_USER,
+                 maxRooms: int = DEFAULT_MAX_ROOMS, now=time.time) -> None:
         """
         @param known: the names the store knows (L{IMessageStore.load}).
         @param now: the time messages are stamped with.
@@ -60,6 +69,8 @@ class Hub:
         self.store = store if store is not None else MemoryStore()
         self.bus = bus if bus is not None else LocalBus()
         self.backlog = backlog
+        self.roomsPerUser = roomsPerUser
+        self.maxRooms = maxRooms
         self.commands = Commands(self)
         #: Every name that logged in before and is not logged in now, by key.
         self._known = dict(known or {})
@@ -180,6 +191,12 @@ class Hub:
         Put C{session} in room C{name}, creating it, and make it current;
         fires once it has been shown the room's last messages.
         """
+        existing = self.bus.room(names.checkRoom(name))
+        if existing is None and len(self.bus.rooms()) >= self.maxRooms:
+            raise ChatError(f"this server has {self.maxRooms} rooms, its most: join one of "
+                            "them (/rooms)")
+        if existing not in session.rooms and len(session.rooms) >= self.roomsPerUser:
+            raise ChatError(f"you are in {self.roomsPerUser} rooms, the most: /part one first")
         room, new = self.bus.enter(session, name)
         if not new:
             return succeed(None)
