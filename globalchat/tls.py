@@ -46,6 +46,14 @@ def fingerprint(certificatePEM: bytes) -> str:
     return formatFingerprint(cert.fingerprint(hashes.SHA256()))
 
 
+def certificateDigest(certificate: crypto.X509) -> str:
+    """
+    A certificate's SHA-256 fingerprint as lowercase hex, the form kept
+    for certificates bound to accounts.
+    """
+    return certificate.digest("sha256").decode("ascii").replace(":", "").lower()
+
+
 def formatFingerprint(digest: bytes) -> str:
     """
     Format a raw SHA-256 digest the way it is shown to users.

@@ -19,6 +19,7 @@ from globalchat.identity.checkers import (
     ClientCertificateChecker,
     Guest,
     GuestChecker,
+    Login,
     ServerPasswordChecker,
 )
 from globalchat.identity.portal import ChatRealm, IChatUser
@@ -50,7 +51,7 @@ class CheckerTests(SynchronousTestCase):
         A guest gets the name it gave, if it is a valid name.
         """
         self.assertEqual(self.successResultOf(GuestChecker().requestAvatarId(Guest("Ann"))),
-                         "Ann")
+                         Login("Ann"))
         self.assertRaises(ChatError, GuestChecker().requestAvatarId, Guest("no spaces"))
 
     def test_serverPassword(self):
@@ -59,7 +60,7 @@ class CheckerTests(SynchronousTestCase):
         """
         checker = ServerPasswordChecker(STORED, defer=atOnce)
         right = checker.requestAvatarId(UsernamePassword("Ann", "s3cret"))
-        self.assertEqual(self.successResultOf(right), "Ann")
+        self.assertEqual(self.successResultOf(right), Login("Ann"))
         wrong = checker.requestAvatarId(UsernamePassword("Ann", "guess"))
         self.failureResultOf(wrong, UnauthorizedLogin)
 
@@ -72,10 +73,10 @@ class CheckerTests(SynchronousTestCase):
         checker = ClientCertificateChecker()
         self.assertEqual(
             self.successResultOf(checker.requestAvatarId(ClientCertificate(certificate))),
-            "alice")
+            Login("alice"))
         both = ClientCertificateChecker(ServerPasswordChecker(STORED, defer=atOnce))
         self.assertEqual(self.successResultOf(
-            both.requestAvatarId(ClientCertificate(certificate, "s3cret"))), "alice")
+            both.requestAvatarId(ClientCertificate(certificate, "s3cret"))), Login("alice"))
         self.failureResultOf(both.requestAvatarId(ClientCertificate(certificate, "guess")),
                              UnauthorizedLogin)
         self.assertRaises(UnauthorizedLogin, checker.requestAvatarId, ClientCertificate(None))
@@ -94,8 +95,9 @@ class RealmTests(SynchronousTestCase):
         hub = Hub()
         realm = ChatRealm(hub)
         first, second = connect(hub, Recorder()), connect(hub, Recorder())
-        interface, user, logout = realm.requestAvatar("Ann", first, IChatUser)
-        self.assertEqual((interface, user.name, hub.names), (IChatUser, "Ann", ["Ann"]))
-        self.assertRaises(ChatError, realm.requestAvatar, "ANN", second, IChatUser)
+        interface, user, logout = realm.requestAvatar(Login("Ann", "ann"), first, IChatUser)
+        self.assertEqual((interface, user.name, user.account, hub.names),
+                         (IChatUser, "Ann", "ann", ["Ann"]))
+        self.assertRaises(ChatError, realm.requestAvatar, Login("ANN"), second, IChatUser)
         logout()
         self.assertEqual(hub.names, [])

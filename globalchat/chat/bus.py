@@ -226,12 +226,17 @@ class LocalBus:
         room = self._rooms.get(run[0].room)
         if room is None:
             return
-        # Each variant is joined once, when a member first needs it.
+        # Each variant is joined once, when a member first needs it; a
+        # sender gets its own ids back on its own messages, nobody else.
         plain = tagged = None
+        senders = {m.sender for m in run if m.clientId is not None}
         for member in list(room.members.values()):
-            if member.tagged:
+            if member.tagged and member.name in senders:
+                block = b"".join(member.format(m, line) for m, line in zip(run, lines))
+            elif member.tagged:
                 if tagged is None:
-                    tagged = b"".join(member.format(m, line) for m, line in zip(run, lines))
+                    tagged = b"".join(wire.tagged(wire.messageTags(m, own=False), line)
+                                      for m, line in zip(run, lines))
                 block = tagged
             else:
                 if plain is None:

@@ -2,8 +2,10 @@
 """
 What a line from a logged-in client means: a chat line, or a command.
 
-Each command is one C{cmd_NAME} method; L{Commands.dispatch} finds it by
-name, so adding a command is adding a method (and its L{USAGE} line).
+Each command is one C{cmd_NAME} method of a group of commands (this
+module's L{Commands}, the account commands, ...); L{Commands.dispatch}
+finds it by name, so adding a command is adding a method (and its line in
+its group's C{USAGE}).
 Every command's answer ends with C{OK /NAME} or is an C{ERROR} line, and
 every chat line is confirmed by its own copy, so a client can match each
 line it sent with exactly one answer.
@@ -44,8 +46,15 @@ USAGE = {
 }
 
 
+def usageError(usage: dict[str, tuple[str, str]], command: str) -> ChatError:
+    """
+    The error for a command used wrongly: how it is used.
+    """
+    return ChatError(f"usage: {usage[command][0]}")
+
+
 def _usage(command: str) -> ChatError:
-    return ChatError(f"usage: {USAGE[command][0]}")
+    return usageError(USAGE, command)
 
 
 class Commands:
@@ -53,8 +62,17 @@ class Commands:
     The commands, bound to one hub.
     """
 
-    def __init__(self, hub: Hub) -> None:
+    USAGE = USAGE
+
+    def __init__(self, hub: Hub, *groups: object) -> None:
+        """
+        @param groups: more groups of commands, each with a C{USAGE} and
+            C{cmd_NAME} methods.
+        """
         self._hub = hub
+        self._groups = (self, *groups)
+        #: Every command's usage and description, in the order /help lists them.
+        self.usage = {name: line for group in self._groups for name, line in group.USAGE.items()}
 
     def dispatch(self, session: Session, text: str, clientId: str | None = None) -> None:
         """
@@ -71,7 +89,8 @@ class Commands:
             self._hub.say(session, text, clientId=clientId)
             return
         command, _, arguments = text[1:].partition(" ")
-        handler = getattr(self, f"cmd_{command.lower()}", None)
+        handler = next(filter(None, (getattr(group, f"cmd_{command.lower()}", None)
+                                     for group in self._groups)), None)
         if handler is None:
             raise ChatError(f"unknown command /{command}: see /help")
         if command.lower() in wire.MESSAGE_COMMANDS:
@@ -133,7 +152,9 @@ class Commands:
         target, _, text = arguments.partition(" ")
         if not target or not text.strip():
             raise _usage("msg")
-        self._hub.private(session, target, text.strip(), clientId)
+        looking = self._hub.private(session, target, text.strip(), clientId)
+        if looking is not None:
+            session.waitFor(looking)
 
     def cmd_me(self, session: Session, arguments: str, clientId: str | None) -> None:
         if not arguments:
@@ -143,8 +164,7 @@ class Commands:
     def cmd_nick(self, session: Session, arguments: str) -> None:
         if not arguments or " " in arguments:
             raise _usage("nick")
-        self._hub.rename(session, arguments)
-        session.reply(wire.ok("nick"))
+        session.waitFor(self._hub.rename(session, arguments), wire.ok("nick"))
 
     def cmd_topic(self, session: Session, arguments: str) -> None:
         room = self._room(session, "")
@@ -162,10 +182,10 @@ class Commands:
 
     def cmd_help(self, session: Session, arguments: str) -> None:
         wanted = arguments.lstrip("/").lower()
-        if wanted and wanted not in USAGE:
+        if wanted and wanted not in self.usage:
             raise ChatError(f"unknown command /{wanted}: see /help")
-        for command in [wanted] if wanted else USAGE:
-            usage, description = USAGE[command]
+        for command in [wanted] if wanted else self.usage:
+            usage, description = self.usage[command]
             session.reply(wire.info(f"{usage} - {description}"))
         if not wanted:
             session.reply(wire.info("// at the start of a line sends a line starting with /"))

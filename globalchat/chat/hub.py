@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.logger import Logger
@@ -20,12 +20,17 @@ from twisted.python.failure import Failure
 
 from globalchat.chat import names, wire
 from globalchat.chat.bus import IBus, LocalBus, Room
+from globalchat.chat.accountcommands import AccountCommands
 from globalchat.chat.commands import MAX_HISTORY, Commands
 from globalchat.chat.errors import ChatError
+from globalchat.chat.pipeline import MessagePipeline
 from globalchat.chat.session import Session
 from globalchat.chat.text import balanceBidi, checkNoBidi
 from globalchat.store.interface import IMessageStore, Known, Message
 from globalchat.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from globalchat.identity.accounts import Accounts
 
 #: How many of a room's last messages a joiner is shown (C{--backlog}).
 DEFAULT_BACKLOG = 20
@@ -58,9 +63,13 @@ class Hub:
                  motd: Iterable[str] = (), store: IMessageStore | None = None,
                  known: dict[str, Known] | None = None, backlog: int = DEFAULT_BACKLOG,
                  bus: IBus | None = None, roomsPerUser: int = DEFAULT_ROOMS_PER_USER,
-                 maxRooms: int = DEFAULT_MAX_ROOMS, now=time.time) -> None:
+                 maxRooms: int = DEFAULT_MAX_ROOMS, accounts: Accounts | None = None,
+                 now=time.time) -> None:
         """
         @param known: the names the store knows (L{IMessageStore.load}).
+        @param accounts: the accounts, unless they are off (then every
+            name that logged in is known, and gets private messages while
+            away, as before accounts).
         @param now: the time messages are stamped with.
         """
         self.greeting = greeting
@@ -71,12 +80,13 @@ class Hub:
         self.backlog = backlog
         self.roomsPerUser = roomsPerUser
         self.maxRooms = maxRooms
-        self.commands = Commands(self)
+        self.accounts = accounts
+        self.commands = (Commands(self) if accounts is None
+                         else Commands(self, AccountCommands(self, accounts)))
         #: Every name that logged in before and is not logged in now, by key.
         self._known = dict(known or {})
         self._now = now
-        self._drafts: list[tuple[Session, Message]] = []
-        self._batching = 0
+        self.pipeline = MessagePipeline(self.store, self.bus, self._display)
 
     @property
     def names(self) -> list[str]:
@@ -121,25 +131,41 @@ class Hub:
             session.answer(wire.renamed(typed, name))
         for text in self.motd:
             session.answer(wire.info(text))
-        known = self._known.pop(key, None)
+        owner = self._owner(session)
+        known = self._known.pop(owner, None) if owner is not None else None
         rooms = (self.defaultRoom,)
         if session.resumeFrom is not None and known is not None and known.rooms:
             rooms = known.rooms
-        self._remember(name, known.rooms if known is not None else (), away=False)
+        if owner is not None:
+            self._remember(name, known.rooms if known is not None else (), away=False)
         for room in rooms:
             self.bus.enter(session, room)
         if session.resumeFrom is not None:
             # One more than is shown, to know that some were left out.
-            shown = self.store.missed(key, [room.key for room in session.rooms],
+            shown = self.store.missed(owner, [room.key for room in session.rooms],
                                       session.resumeFrom, MAX_HISTORY + 1)
             shown.addCallback(self._resumable, session)
         else:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
-        queued = self.store.takePending(key)
+        queued = self.store.takePending(owner) if owner is not None else succeed([])
         both = gatherResults([shown, queued], consumeErrors=True)
         both.addCallback(lambda found: sorted({m.id: m for m in found[0] + found[1]}.values(),
                                                key=lambda m: m.id))
         session.waitFor(self._catchUp(session, both))
+
+    def _owner(self, session: Session) -> str | None:
+        """
+        Whose private messages C{session} may read, kept and missed: its
+        account's; with accounts off, its name's (anyone's who takes it).
+        """
+        return names.key(session.name) if self.accounts is None else session.account
+
+    def registered(self, session: Session) -> None:
+        """
+        C{session}'s name became an account: from now on it is known, and
+        gets private messages while away.
+        """
+        self._remember(session.name, [room.name for room in session.rooms], away=False)
 
     def _resumable(self, missed: list[Message], session: Session) -> list[Message]:
         """
@@ -173,7 +199,7 @@ class Hub:
 
         def show(messages: list[Message]) -> list[int]:
             for message in messages:
-                line = wire.history(message.time, self._line(message))
+                line = wire.history(message.time, self.pipeline.line(message))
                 session.answer(session.format(message, line))
             return [message.id for message in messages]
 
@@ -216,17 +242,33 @@ class Hub:
             raise ChatError(f"you are not in #{room.name}")
         self.bus.leave(session, room, balanceBidi(reason))
 
-    def rename(self, session: Session, new: str) -> None:
+    def rename(self, session: Session, new: str) -> Deferred[None]:
         """
-        Change C{session}'s name, telling everybody who can see it.
+        Change C{session}'s name, telling everybody who can see it.  An
+        account's name is its own; a guest cannot take an account's.
         """
         if session.certified:
             raise ChatError("your name comes from your certificate and cannot change")
+        if session.account is not None and names.key(new) != session.account:
+            raise ChatError("your name is your account's: log in as a guest to use another")
         self.checkFree(new, session)
+        if self.accounts is None or session.account is not None:
+            self._renamed(session, new)
+            return succeed(None)
+
+        def found(account) -> None:
+            if account is not None:
+                raise ChatError(f"{new} is a registered account: log in to it to use it")
+            self._renamed(session, new)
+
+        return self.accounts.find(new).addCallback(found)
+
+    def _renamed(self, session: Session, new: str) -> None:
         old = session.name
         self.bus.rename(session, new)
-        self._remember(old, (), away=True)
-        self._remember(new, (), away=False)
+        if self._owner(session) is not None:
+            self._remember(old, (), away=True)
+            self._remember(new, (), away=False)
         self.log.info("{old} is now {new}", old=old, new=new)
 
     def setTopic(self, session: Session, room: Room, text: str) -> None:
@@ -244,7 +286,8 @@ class Hub:
         if session.name is None or self.bus.holder(session.name) is not session:
             return
         rooms = self.bus.quit(session, balanceBidi(reason))
-        self._remember(session.name, rooms, away=True)
+        if self._owner(session) is not None:
+            self._remember(session.name, rooms, away=True)
 
     # -- messages --------------------------------------------------------
 
@@ -258,25 +301,47 @@ class Hub:
         if room is None:
             raise ChatError("you are in no room: /join ROOM first")
         self._submit(session, Message(self._now(), room.key, session.name, None,
-                                      "act" if act else "msg", text, clientId))
+                                      "act" if act else "msg", text,
+                                      self._scoped(session, clientId)))
 
     def private(self, session: Session, target: str, text: str,
-                clientId: str | None = None) -> None:
+                clientId: str | None = None) -> Deferred[None] | None:
         """
         Send C{text} to one user, once stored; both sides see the same
-        line.  A user who is away, but has logged in before, gets it when
-        they next log in.
+        line.  An account (or with accounts off, a name that logged in
+        before) gets it when it next logs in if it is away.
+
+        @return: a Deferred when the recipient has to be looked up first.
         """
         key = names.key(target)
-        if self.bus.holder(target) is None and key not in self._known:
+        draft = Message(self._now(), None, session.name, key, "priv", text,
+                        self._scoped(session, clientId))
+        if self.bus.holder(target) is not None or (self.accounts is None and key in self._known):
+            self._submit(session, draft)
+            return None
+        if self.accounts is None:
             raise ChatError(f"no user called {target} is connected or has ever logged in here")
-        self._submit(session, Message(self._now(), None, session.name, key, "priv", text,
-                                      clientId))
+
+        def found(account) -> None:
+            if account is None:
+                raise ChatError(f"{target} is not online, and only accounts get messages "
+                                "while away")
+            self._submit(session, draft)
+            self.lineDone()
+
+        return self.accounts.find(target).addCallback(found)
+
+    def _scoped(self, session: Session, clientId: str | None) -> str | None:
+        """
+        A client's own id for a message, made its own: a guest's is kept
+        apart from whoever used its name before.
+        """
+        if clientId is None or self.accounts is None or session.account is not None:
+            return clientId
+        return f"{session.scope()}/{clientId}"
 
     def _submit(self, session: Session, draft: Message) -> None:
-        draft.text = balanceBidi(draft.text)
-        session.submitted()
-        self._drafts.append((session, draft))
+        self.pipeline.submit(session, draft)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -285,82 +350,15 @@ class Hub:
         together, and deliver them together: one write per recipient for
         the lot instead of one per message.
         """
-        self._batching += 1
-        try:
+        with self.pipeline.batch():
             yield
-        finally:
-            self._batching -= 1
-            self.lineDone()
 
     def lineDone(self) -> None:
         """
         A line was handled: store what it said, unless more lines of the
         same batch follow.
         """
-        if self._batching or not self._drafts:
-            return
-        batch, self._drafts = self._drafts, []
-        d = self.store.append([draft for _, draft in batch])
-        d.addCallbacks(self._deliver, self._notStored, callbackArgs=(batch,),
-                       errbackArgs=(batch,))
-        d.addErrback(lambda f: self.log.failure("delivering messages failed", f))
-
-    def _deliver(self, results: list[tuple[Message, bool]],
-                 batch: list[tuple[Session, Message]]) -> None:
-        run: list[Message] = []
-        for (session, _), (message, duplicate) in zip(batch, results):
-            if message.room is not None and not duplicate:
-                if run and run[0].room != message.room:
-                    self._publish(run)
-                    run = []
-                run.append(message)
-                continue
-            if run:
-                self._publish(run)
-                run = []
-            if duplicate:
-                # Stored before: the sender only gets its copy back.
-                session.send(session.format(message, self._line(message)), message.id)
-            else:
-                self._deliverPrivate(session, message)
-        if run:
-            self._publish(run)
-        self._settle(batch)
-
-    def _publish(self, run: list[Message]) -> None:
-        self.bus.publish(run, [self._line(message) for message in run])
-
-    def _notStored(self, failure: Failure, batch: list[tuple[Session, Message]]) -> None:
-        self.log.failure("storing {count} messages failed", failure, count=len(batch))
-        for session, _ in batch:
-            session.send(wire.error("your message could not be stored; send it again"))
-        self._settle(batch)
-
-    def _settle(self, batch: list[tuple[Session, Message]]) -> None:
-        done = {id(session): session for session, _ in batch if session.settled()}
-        for session in done.values():
-            session.release()
-
-    def _deliverPrivate(self, session: Session, message: Message) -> None:
-        line = self._line(message)
-        if self.bus.deliverPrivate(message, line, session):
-            return
-        recipient = self._display(message.recipient)
-
-        def kept(_: None) -> None:
-            session.send(wire.info(f"{recipient} is offline: they get your message when "
-                                   "they next log in"))
-            session.send(session.format(message, line), message.id)
-
-        def lost(failure: Failure) -> None:
-            self.log.failure("keeping a private message failed", failure)
-            session.send(wire.error(f"{recipient} is offline and your message could not "
-                                    "be kept for them; send it again later"))
-
-        # Its answer (the notice and its copy) waits until it is kept.
-        session.submitted()
-        d = self.store.queue(message.recipient, message.id)
-        d.addCallbacks(kept, lost).addBoth(lambda _: self._settle([(session, message)]))
+        self.pipeline.lineDone()
 
     def _display(self, key: str) -> str:
         session = self.bus.holder(key)
@@ -369,14 +367,3 @@ class Hub:
         known = self._known.get(key)
         return known.display if known is not None else key
 
-    def _line(self, message: Message) -> bytes:
-        """
-        The line a stored message is shown as, live.
-        """
-        if message.kind == "priv":
-            return wire.private(message.sender, self._display(message.recipient), message.text)
-        room = self.bus.room(message.room)
-        name = room.name if room is not None else message.room
-        if message.kind == "act":
-            return wire.action(name, message.sender, message.text)
-        return wire.message(name, message.sender, message.text)

@@ -55,6 +55,12 @@ class Rules:
         self._lastHeard = now
         return self._bucket.take(now)
 
+    def silentFor(self, now: float) -> float:
+        """
+        Seconds since the last line came.
+        """
+        return now - self._lastHeard
+
     def dropped(self, now: float) -> int:
         """
         A line over the rate was dropped.

@@ -10,6 +10,7 @@ client is sent goes through here: the one writer to an L{IConnection}.
 
 from __future__ import annotations
 
+import secrets
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -49,10 +50,12 @@ class Session(Policed):
     @ivar tagged: whether it asked for message ids (C{@tags}).
     @ivar resumeFrom: the last message id it saw, when it is resuming.
     @ivar certified: whether its name is its client certificate's.
+    @ivar account: the key of the account it is logged in to, or C{None}
+        for a guest.
     """
 
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
-                 "tagged", "resumeFrom", "certified", "_logout", "_pendingName", "_held",
+                 "tagged", "resumeFrom", "certified", "account", "_scope", "_logout", "_pendingName", "_held",
                  "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
 
     def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
@@ -66,6 +69,8 @@ class Session(Policed):
         self.tagged = False
         self.resumeFrom: int | None = None
         self.certified = False
+        self.account: str | None = None
+        self._scope: str | None = None
         self._logout: Callable[[], None] | None = None
         #: The name waiting for its password, and the name typed.
         self._pendingName: tuple[str, str] | None = None
@@ -153,19 +158,22 @@ class Session(Policed):
         self.tagged = self.tagged or "tags" in tags or "resume" in tags
         name = identity.nameFor(typed, self.connection.certificate)
         self._hub.checkFree(name)
-        if identity.asksPassword:
-            self._pendingName = (name, typed)
-            self.reply(wire.auth(name))
-            return
-        self._logIn(identity.login(self, name, None), typed)
 
-    def _logIn(self, d: Deferred[None], typed: str) -> None:
+        def begun(loggedIn: bool) -> bool:
+            if not loggedIn and not self.gone:
+                self._pendingName = (name, typed)
+                self.answer(wire.auth(name))
+            return loggedIn
+
+        self._logIn(identity.begin(self, name).addCallback(begun), typed)
+
+    def _logIn(self, d: Deferred[bool], typed: str) -> None:
         """
         Greet the client once the portal has let it in, or say why not.
         """
 
-        def welcome(_: None) -> None:
-            if not self.gone:
+        def welcome(loggedIn: bool) -> None:
+            if loggedIn and not self.gone:
                 self._hub.welcome(self, typed)
 
         def refused(failure: Failure) -> None:
@@ -178,16 +186,40 @@ class Session(Policed):
         d.addCallbacks(welcome, refused)
         self.waitFor(d)
 
-    def loggedIn(self, logout: Callable[[], None], certified: bool) -> None:
+    def registered(self, account: str | None) -> None:
+        """
+        Its name became an account (or stopped being one).
+        """
+        self.account = account
+
+    def scope(self) -> str:
+        """
+        What keeps this connection's message ids apart from those of an
+        earlier holder of its name (made when first needed).
+        """
+        if self._scope is None:
+            self._scope = secrets.token_hex(4)
+        return self._scope
+
+    def idle(self) -> float:
+        """
+        Seconds since it last sent a line.
+        """
+        return self._rules.silentFor(self._admission.clock.seconds())
+
+    def loggedIn(self, logout: Callable[[], None], certified: bool,
+                 account: str | None = None) -> None:
         """
         The portal let it in (and its realm claimed the name).
 
         @param logout: ends the login, once the connection ends.
         @param certified: whether its certificate named it: such a name
             cannot be changed.
+        @param account: the key of the account it logged in to, if any.
         """
         self._logout = logout
         self.certified = certified
+        self.account = account
 
     # -- lines out -------------------------------------------------------
 
@@ -237,9 +269,11 @@ class Session(Policed):
     def format(self, message: Message, line: bytes) -> bytes:
         """
         A stored message's C{line} as this client wants it: with its ids
-        if it asked for tags.
+        if it asked for tags (its own id for the message only if it sent it).
         """
-        return wire.tagged(wire.messageTags(message), line) if self.tagged else line
+        if not self.tagged:
+            return line
+        return wire.tagged(wire.messageTags(message, own=message.sender == self.name), line)
 
     def close(self) -> None:
         """
@@ -262,17 +296,26 @@ class Session(Policed):
     def waitFor(self, d: Deferred, closing: bytes | None = None) -> None:
         """
         Hold the client's next lines until C{d} (the rest of an answer)
-        has fired, then write C{closing} (the answer's last line), if any.
+        has fired, then write C{closing} (the answer's last line), if any;
+        if C{d} fails, its L{ChatError} is the answer instead.
         """
         self._busy += 1
+
+        def finished(result: object) -> None:
+            if closing is not None:
+                self.answer(closing)
+
+        def failed(failure: Failure) -> None:
+            if not failure.check(ChatError):
+                self.log.failure("answering {peer} failed", failure, peer=self.connection.peer)
+                failure = Failure(ChatError("that cannot be done right now; try again later"))
+            self.answer(wire.error(failure.getErrorMessage()))
 
         def done(result: object) -> None:
             self._busy -= 1
             self.release()
 
-        if closing is not None:
-            d.addCallback(lambda _: self.answer(closing))
-        d.addBoth(done)
+        d.addCallbacks(finished, failed).addBoth(done)
 
     def submitted(self) -> None:
         """

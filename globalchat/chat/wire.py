@@ -274,11 +274,12 @@ def parse(line: str) -> ServerLine:
     return ServerLine(kind, text, tags=tags, sent=sent, **fields)
 
 
-def messageTags(message) -> str:
+def messageTags(message, own: bool) -> str:
     """
     The tags of a stored message (a L{globalchat.store.interface.Message}):
-    its id and the sender's own id for it.
+    its id and, for its sender only (C{own}), the sender's own id for it
+    (without the scope the server may keep it under, before a C{/}).
     """
-    if message.clientId is None:
+    if message.clientId is None or not own:
         return f"id={message.id}"
-    return f"id={message.id};cid={message.clientId}"
+    return f"id={message.id};cid={message.clientId.rpartition('/')[2]}"

@@ -16,21 +16,28 @@ from OpenSSL import crypto
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from globalchat.chat import names
 from globalchat.chat.errors import ChatError, WrongPassword
+from globalchat.identity.accounts import Accounts
 from globalchat.identity.checkers import (
+    AccountPasswordChecker,
+    CertificateFingerprint,
+    CertificateFingerprintChecker,
     ClientCertificate,
     ClientCertificateChecker,
     Guest,
     GuestChecker,
+    Login,
     ServerPasswordChecker,
     certificateName,
 )
+from globalchat.identity.throttle import LoginThrottle
 
 if TYPE_CHECKING:
     from globalchat.chat.hub import Hub
@@ -43,12 +50,14 @@ class IChatUser(Interface):
     """
 
     name = Attribute("The name it chats under.")
+    account = Attribute("The key of its account, or None for a guest.")
 
 
 @implementer(IChatUser)
 class ChatUser:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, account: str | None = None) -> None:
         self.name = name
+        self.account = account
 
 
 @implementer(IRealm)
@@ -61,12 +70,13 @@ class ChatRealm:
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
 
-    def requestAvatar(self, avatarId: str, mind: Session, *interfaces):
+    def requestAvatar(self, avatarId: Login, mind: Session, *interfaces):
         if IChatUser not in interfaces:
             raise NotImplementedError("globalchat only makes chat users")
-        names.checkName(avatarId)
-        self._hub.bus.claim(mind, avatarId)
-        return IChatUser, ChatUser(avatarId), lambda: self._hub.quit(mind, "connection closed")
+        names.checkName(avatarId.name)
+        self._hub.bus.claim(mind, avatarId.name)
+        user = ChatUser(avatarId.name, avatarId.account)
+        return IChatUser, user, lambda: self._hub.quit(mind, "connection closed")
 
 
 class Identity:
@@ -74,30 +84,50 @@ class Identity:
     What the server asks of a client before it may chat, and the portal
     that checks it.
 
-    @ivar asksPassword: whether a password follows the name.
-    @ivar certified: whether a client certificate names its holder.
+    A client types a name.  It is logged in at once when its certificate
+    proves who it is (C{--client-ca}, or one bound to an account); asked
+    for a password (C{AUTH name}) when the name is an account, or when
+    the server has a password (C{--password-file}) or takes no guests
+    (C{--accounts required}); and let in as a guest otherwise.
+
+    @ivar certified: whether a CA-signed client certificate names its holder.
+    @ivar accounts: the accounts, or C{None} (C{--accounts off}).
     """
 
     log = Logger()
 
-    def __init__(self, portal: Portal, asksPassword: bool = False,
-                 certified: bool = False) -> None:
+    def __init__(self, portal: Portal, accounts: Accounts | None = None,
+                 serverPassword: bool = False, certified: bool = False,
+                 guests: bool = True, throttle: LoginThrottle | None = None) -> None:
         self._portal = portal
-        self.asksPassword = asksPassword
+        self.accounts = accounts
+        self._serverPassword = serverPassword
         self.certified = certified
+        self._guests = guests
+        self._throttle = throttle
 
     @classmethod
     def forServer(cls, hub: Hub, password: ServerPasswordChecker | None = None,
-                  clientCertificates: bool = False) -> Identity:
+                  clientCertificates: bool = False, accounts: Accounts | None = None,
+                  guests: bool = True, clock: IReactorTime | None = None) -> Identity:
         """
-        The identity a server's options ask for: guests, or the server
-        password, and (C{--client-ca}) names from client certificates.
+        The identity a server's options ask for.
+
+        @param password: the server password's checker, if there is one.
+        @param clientCertificates: whether CA-signed certificates name users.
+        @param accounts: the accounts, unless they are off.
+        @param guests: whether names that are not accounts may be used.
         """
-        checkers = [password if password is not None else GuestChecker()]
+        checkers: list = [GuestChecker()] if password is None and guests else []
+        if accounts is not None:
+            checkers += [AccountPasswordChecker(accounts, password),
+                         CertificateFingerprintChecker(accounts)]
+        elif password is not None:
+            checkers.append(password)
         if clientCertificates:
             checkers.append(ClientCertificateChecker(password))
-        return cls(Portal(ChatRealm(hub), checkers), asksPassword=password is not None,
-                   certified=clientCertificates)
+        return cls(Portal(ChatRealm(hub), checkers), accounts, password is not None,
+                   clientCertificates, guests, LoginThrottle(clock) if clock else None)
 
     def nameFor(self, typed: str, certificate: crypto.X509 | None) -> str:
         """
@@ -110,32 +140,73 @@ class Identity:
             typed = certificateName(certificate) or typed
         return names.checkName(typed)
 
-    def login(self, session: Session, name: str, password: str | None) -> Deferred[None]:
+    def begin(self, session: Session, name: str) -> Deferred[bool]:
         """
-        Check the client's credentials and claim C{name} for C{session}.
+        The client typed C{name}: log it in if nothing more is needed.
 
-        @return: fires once it is logged in, or fails with a L{ChatError}
-            to answer with (a wrong password is logged and counted against
-            the address first).
+        @return: fires with whether it is logged in (else a password is
+            wanted), or fails with the L{ChatError} to answer with.
         """
+        return ensureDeferred(self._begin(session, name))
+
+    async def _begin(self, session: Session, name: str) -> bool:
+        certificate = session.connection.certificate
+        if self.certified and certificate is not None:
+            if self._serverPassword:
+                return False
+            await self._login(session, name, ClientCertificate(certificate))
+            return True
+        if self.accounts is not None:
+            if certificate is not None:
+                try:
+                    await self._login(session, name, CertificateFingerprint(certificate))
+                    return True
+                except WrongPassword:
+                    pass  # Not bound to an account: log in by name.
+            if await self.accounts.find(name) is not None:
+                return False
+        if self._serverPassword or not self._guests:
+            return False
+        await self._login(session, name, Guest(name))
+        return True
+
+    def login(self, session: Session, name: str, password: str) -> Deferred[bool]:
+        """
+        Check the password the client gave for C{name}.
+
+        @return: fires (with C{True}) once it is logged in, or fails with
+            the L{ChatError} to answer with (a wrong password is logged,
+            and counted against the address and the name, first).
+        """
+        if self._throttle is not None:
+            self._throttle.check(names.key(name), session.connection.host)
         certificate = session.connection.certificate
         if self.certified and certificate is not None:
             credentials = ClientCertificate(certificate, password)
-        elif self.asksPassword:
-            credentials = UsernamePassword(name, password)
         else:
-            credentials = Guest(name)
+            credentials = UsernamePassword(name, password)
+        return self._login(session, name, credentials).addCallback(lambda _: True)
+
+    def _login(self, session: Session, name: str, credentials) -> Deferred[None]:
         d = self._portal.login(credentials, session, IChatUser)
 
         def loggedIn(result) -> None:
-            session.loggedIn(result[2], certified=isinstance(credentials, ClientCertificate))
+            user = result[1]
+            if self._throttle is not None:
+                self._throttle.succeeded(names.key(user.name))
+            session.loggedIn(result[2], certified=isinstance(credentials, ClientCertificate),
+                             account=user.account)
 
         def refused(failure: Failure) -> None:
             if failure.check(ChatError):
                 return failure
             if failure.check(UnauthorizedLogin):
+                if isinstance(credentials, CertificateFingerprint):
+                    raise WrongPassword("no account has this certificate")
                 self.log.warn("{peer} gave a wrong password for {name}",
                               peer=session.connection.peer, name=name, security="auth-failed")
+                if self._throttle is not None:
+                    self._throttle.failed(names.key(name), session.connection.host)
                 raise WrongPassword("wrong password; give your name again")
             self.log.failure("checking the login of {peer} failed", failure,
                              peer=session.connection.peer)

@@ -1,0 +1,141 @@
+# -*- test-case-name: tests.test_chat_history -*-
+"""
+The path of a message: stored first, with the other messages of the same
+read, then formatted once and handed to the bus for its recipients.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from globalchat.chat import wire
+from globalchat.chat.bus import IBus
+from globalchat.chat.session import Session
+from globalchat.chat.text import balanceBidi
+from globalchat.store.interface import IMessageStore, Message
+
+
+class MessagePipeline:
+    """
+    Messages on their way from their senders to their recipients.
+
+    @param display: the name to show for a recipient's name key.
+    """
+
+    log = Logger()
+
+    def __init__(self, store: IMessageStore, bus: IBus, display: Callable[[str], str]) -> None:
+        self._store = store
+        self._bus = bus
+        self._display = display
+        self._drafts: list[tuple[Session, Message]] = []
+        self._batching = 0
+
+    def submit(self, session: Session, draft: Message) -> None:
+        """
+        Store C{draft} with the other messages of this batch, then deliver
+        it; its sender's answer waits for that.
+        """
+        draft.text = balanceBidi(draft.text)
+        session.submitted()
+        self._drafts.append((session, draft))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """
+        Store the messages of several lines (one read from the network)
+        together, and deliver them together: one write per recipient for
+        the lot instead of one per message.
+        """
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            self.lineDone()
+
+    def lineDone(self) -> None:
+        """
+        A line was handled: store what it said, unless more lines of the
+        same batch follow.
+        """
+        if self._batching or not self._drafts:
+            return
+        batch, self._drafts = self._drafts, []
+        d = self._store.append([draft for _, draft in batch])
+        d.addCallbacks(self._deliver, self._notStored, callbackArgs=(batch,),
+                       errbackArgs=(batch,))
+        d.addErrback(lambda f: self.log.failure("delivering messages failed", f))
+
+    def _deliver(self, results: list[tuple[Message, bool]],
+                 batch: list[tuple[Session, Message]]) -> None:
+        run: list[Message] = []
+        for (session, _), (message, duplicate) in zip(batch, results):
+            if message.room is not None and not duplicate:
+                if run and run[0].room != message.room:
+                    self._publish(run)
+                    run = []
+                run.append(message)
+                continue
+            if run:
+                self._publish(run)
+                run = []
+            if duplicate:
+                # Stored before: the sender only gets its copy back.
+                session.send(session.format(message, self.line(message)), message.id)
+            else:
+                self._deliverPrivate(session, message)
+        if run:
+            self._publish(run)
+        self._settle(batch)
+
+    def _publish(self, run: list[Message]) -> None:
+        self._bus.publish(run, [self.line(message) for message in run])
+
+    def _notStored(self, failure: Failure, batch: list[tuple[Session, Message]]) -> None:
+        self.log.failure("storing {count} messages failed", failure, count=len(batch))
+        for session, _ in batch:
+            session.send(wire.error("your message could not be stored; send it again"))
+        self._settle(batch)
+
+    def _settle(self, batch: list[tuple[Session, Message]]) -> None:
+        done = {id(session): session for session, _ in batch if session.settled()}
+        for session in done.values():
+            session.release()
+
+    def _deliverPrivate(self, session: Session, message: Message) -> None:
+        line = self.line(message)
+        if self._bus.deliverPrivate(message, line, session):
+            return
+        recipient = self._display(message.recipient)
+
+        def kept(_: None) -> None:
+            session.send(wire.info(f"{recipient} is offline: they get your message when "
+                                   "they next log in"))
+            session.send(session.format(message, line), message.id)
+
+        def lost(failure: Failure) -> None:
+            self.log.failure("keeping a private message failed", failure)
+            session.send(wire.error(f"{recipient} is offline and your message could not "
+                                    "be kept for them; send it again later"))
+
+        # Its answer (the notice and its copy) waits until it is kept.
+        session.submitted()
+        d = self._store.queue(message.recipient, message.id)
+        d.addCallbacks(kept, lost).addBoth(lambda _: self._settle([(session, message)]))
+
+    def line(self, message: Message) -> bytes:
+        """
+        The line a stored message is shown as, live.
+        """
+        if message.kind == "priv":
+            return wire.private(message.sender, self._display(message.recipient), message.text)
+        room = self._bus.room(message.room)
+        name = room.name if room is not None else message.room
+        if message.kind == "act":
+            return wire.action(name, message.sender, message.text)
+        return wire.message(name, message.sender, message.text)
