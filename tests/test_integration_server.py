@@ -6,6 +6,7 @@ sockets, on 127.0.0.1.
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -244,6 +245,16 @@ class StartupTests(SynchronousTestCase):
             "globalchat: bad --port 'nonsense:1'",
         )
 
+    def test_unknownOption(self):
+        """
+        A mistyped option: one line with the option probably meant and
+        where the help is, not the whole help.
+        """
+        result = twistd("-n", "--pidfile=", "globalchat", "--portt", "tcp:0")
+        self.assertEqual((result.returncode, result.stdout), (1, b""))
+        self.assertEqual(result.stderr.decode(), "globalchat: option --portt not recognized; "
+                         "did you mean --port? (see twistd globalchat --help)\n")
+
     def test_unreadableKey(self):
         """
         A key file that is not there.
@@ -281,6 +292,28 @@ class DaemonTests(SynchronousTestCase):
         fingerprint = re.search(rb"fingerprint (SHA256:[0-9A-F:]+)", log).group(1).decode()
         result = client("127.0.0.1", port, "--fingerprint", fingerprint, input=b"John\n")
         self.assertEqual(result.stdout.decode(), GREETING + "\n", result.stderr)
+
+    def test_portInUse(self):
+        """
+        In the background, a port in use ends twistd within seconds with
+        the one line on standard error and a non-zero exit status, and
+        leaves no pid file.
+        """
+        work = Path(self.mktemp()).resolve()
+        work.mkdir()
+        pidfile = work / "twistd.pid"
+        busy = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(busy.close)
+        port = busy.getsockname()[1]
+        result = twistd("--pidfile", str(pidfile), "--logfile", str(work / "twistd.log"),
+                        "globalchat", "--data-dir", str(work / "data"),
+                        "--port", f"tcp:{port}:interface=127.0.0.1", timeout=10)
+        self.assertEqual(result.returncode, 1)
+        [line] = result.stderr.decode().splitlines()
+        self.assertTrue(line.startswith(
+            f"globalchat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"),
+            line)
+        self.assertFalse(pidfile.exists())
 
     def stopDaemon(self, pid):
         try:
