@@ -110,15 +110,40 @@ class PlainTests(SynchronousTestCase):
 
     def test_portInUse(self):
         """
-        A second server on a port in use exits 1 with one line, no
-        traceback.
+        A second server on a port in use exits 1 with one line on
+        standard error, before any log line.
         """
         result = twistd("-n", "--pidfile=", "globalchat", "--port",
                         f"tcp:{self.port}:interface=127.0.0.1")
-        output = (result.stdout + result.stderr).decode()
-        self.assertEqual(result.returncode, 1)
-        self.assertNotIn("Traceback", output)
-        self.assertIn(f"globalchat: cannot listen on tcp:{self.port}", output.splitlines()[-1])
+        self.assertEqual((result.returncode, result.stdout), (1, b""))
+        [line] = result.stderr.decode().splitlines()
+        self.assertTrue(line.startswith(
+            f"globalchat: cannot listen on tcp:{self.port}:interface=127.0.0.1: "
+            "Address already in use"), line)
+
+    def test_refusedNameNotReplaced(self):
+        """
+        A name the server refuses, given with --name or as the first
+        piped line, ends the client with the server's reason: the next
+        line is chat, never sent as a name.
+        """
+        ann = RawClient(self, self.server.ports[0])
+        ann.send(b"Ann\n")
+        ann.readLines(2)
+        for args, input, reason in [
+            (["--name", "bad name"], b"hi\n", "error: invalid name 'bad name'"),
+            ([], b"bad name\nhi\n", "error: invalid name 'bad name'"),
+            (["--name", "ann"], b"hi\n", "error: the name ann is taken"),
+        ]:
+            result = client("127.0.0.1", self.port, *args, input=input)
+            self.assertEqual(result.returncode, 1)
+            self.assertEqual(len(result.stdout.splitlines()), 1, result.stdout)
+            self.assertTrue(result.stdout.decode().startswith(reason), result.stdout)
+            self.assertEqual(result.stderr.decode(), f"globalchat-client: 127.0.0.1:{self.port} "
+                                                     "did not take the name, so nothing else was sent\n")
+        self.assertNotIn(b"logged in as hi", self.server.output)
+        ann.send(b"/who\n")
+        self.assertEqual(ann.readLine(), "WHO #lobby Ann")
 
 
 class TLSTests(SynchronousTestCase):
