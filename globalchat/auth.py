@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 
 
+from globalchat.commandline import ArgumentParser, whyUnusable
+
 #: scrypt cost: 2**14 iterations of 8 x 128 bytes (16 MiB, ~50 ms).
 N, R, P = 2**14, 8, 1
 PREFIX = "scrypt"
@@ -72,7 +74,7 @@ def loadPasswordFile(path: Path) -> str:
     try:
         line = path.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
+        raise ValueError(f"cannot read {path}: {whyUnusable(e, 'UTF-8 text')}") from None
     try:
         parseHash(line)
     except ValueError as e:
@@ -86,10 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     a terminal; one line on standard input otherwise) and write its hash
     to FILE, readable only by its owner.
     """
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        sys.stderr.write("usage: globalchat-passwd FILE\n")
-        raise SystemExit(2)
+    parser = ArgumentParser(
+        prog="globalchat-passwd",
+        description="Ask for the server's password (twice, without echo, on a terminal; "
+                    "one line on standard input otherwise) and write its salted scrypt "
+                    "hash to FILE, readable only by you, for twistd globalchat "
+                    "--password-file FILE. The password itself is stored nowhere.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the file to write the hash to")
+    options = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if sys.stdin.isatty():
         password = getpass.getpass("New server password: ")
         if getpass.getpass("Again: ") != password:
@@ -100,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     if not password:
         sys.stderr.write("globalchat-passwd: an empty password is not a password; nothing written\n")
         raise SystemExit(1)
-    path = Path(args[0])
+    path = Path(options.file)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)

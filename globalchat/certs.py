@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.test_certs -*-
 """
-C{globalchat-cert}: run a small private certificate authority, so that a
-server can require its users to hold a certificate (C{--client-ca}).
+Run a small private certificate authority, so that a server can require
+its users to hold a certificate (C{--client-ca}).
 
     globalchat-cert ca DIR                  DIR/ca.crt and DIR/ca.key
     globalchat-cert server DIR HOST...      DIR/server.crt and DIR/server.key
@@ -15,7 +15,6 @@ in it is the name they chat under.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from globalchat import tls
 from globalchat.chat.errors import ChatError
 from globalchat.chat.names import checkName
+from globalchat.commandline import ArgumentParser
 
 
 def _authority(directory: Path):
@@ -52,7 +52,12 @@ def main(argv: list[str] | None = None) -> None:
     """
     Entry point of C{globalchat-cert}.
     """
-    parser = argparse.ArgumentParser(prog="globalchat-cert", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(
+        prog="globalchat-cert",
+        description="Run a small private certificate authority, so that a server can "
+                    "require its users to hold a certificate (twistd globalchat "
+                    "--client-ca).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     ca = commands.add_parser("ca", help="create a certificate authority")
     ca.add_argument("dir")

@@ -26,6 +26,7 @@ from twisted.internet.defer import ensureDeferred
 from twisted.internet.utils import getProcessOutputAndValue
 
 from globalchat import tls
+from globalchat.commandline import ArgumentParser, portNumber
 from globalchat.expose import nat
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses, readKernelTable
 from globalchat.expose.mapping import MappingError
@@ -270,13 +271,14 @@ def _hostPort(default: int):
     return parse
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="globalchat-doctor",
         description="Check, link by link, whether friends on other networks can reach "
                     "this globalchat server, and say how to fix what blocks them.",
     )
-    parser.add_argument("--port", type=int, default=12345, help="the server's TCP port (default 12345)")
+    parser.add_argument("--port", type=portNumber, default=12345,
+                        help="the server's TCP port (default 12345)")
     parser.add_argument("--tls", action="store_true", help="the port is a TLS (ssl:) port")
     parser.add_argument("--data-dir", default="globalchat-data",
                         help="the server's data directory, to compare its TLS fingerprint")

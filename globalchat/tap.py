@@ -5,15 +5,23 @@ C{twistd globalchat}: command-line options and the service they build.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import re
 import resource
 import socket
 from pathlib import Path
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService, Service
-from twisted.internet.endpoints import serverFromString
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.endpoints import (
+    SSL4ServerEndpoint,
+    TCP4ServerEndpoint,
+    TCP6ServerEndpoint,
+    UNIXServerEndpoint,
+)
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTime
 from twisted.logger import (
     FilteringLogObserver,
@@ -24,7 +32,7 @@ from twisted.logger import (
 )
 from twisted.python import usage
 
-from globalchat import tls
+from globalchat import endpoints, tls
 from globalchat.auth import loadPasswordFile
 from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
@@ -33,6 +41,7 @@ from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT, LocalBus
 from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER, Hub
 from globalchat.chat.text import checkText
 from globalchat.chat.names import checkRoom
+from globalchat.commandline import didYouMean, helpPointer, whyUnusable
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,
@@ -70,6 +79,21 @@ DEFAULT_PORT = "tcp:12345"
 #: The limits' defaults live in one place, L{Limits}.
 _DEFAULTS = Limits()
 
+#: Endpoints whose C{listen} binds a socket at once.  These are bound while
+#: twistd builds the service, before it forks into the background, so that
+#: a port in use is one line on the terminal and a non-zero exit status in
+#: the background as in the foreground (see L{ListeningService.bind}).
+_BOUND_AT_ONCE = (TCP4ServerEndpoint, TCP6ServerEndpoint, SSL4ServerEndpoint, UNIXServerEndpoint)
+
+#: What to do about the usual reasons a port cannot be listened on.
+_LISTEN_HINTS = {
+    errno.EADDRINUSE: "another program, perhaps another globalchat, listens there: stop "
+                      "it or choose another --port",
+    errno.EACCES: "ports below 1024 need root: choose a port from 1024 up",
+    errno.EADDRNOTAVAIL: "this machine has no such address: leave out interface= or use "
+                         "one of its addresses",
+}
+
 log = Logger()
 
 
@@ -81,17 +105,32 @@ class StartupError(SystemExit):
     exception from a service with a traceback; someone who mistyped a port
     or holds it twice needs one line that names the problem, and a
     non-zero exit status, which is what C{SystemExit} with a message gives.
+
+    It is raised only while the options are parsed and the service is
+    built, before twistd forks into the background and before it starts
+    logging: then the line goes to the terminal either way.  After the
+    fork, twistd's waiting parent hears of exceptions only, never of a
+    C{SystemExit}, and would wait forever.
     """
 
     def __init__(self, message: str) -> None:
         super().__init__(f"globalchat: {message}")
 
 
+def _whyNotListening(error: Exception) -> str:
+    """
+    Why a port cannot be listened on, and what to do about it.
+    """
+    socketError = error.socketError if isinstance(error, CannotListenError) else None
+    if not isinstance(socketError, OSError) or not socketError.strerror:
+        return str(error)
+    hint = _LISTEN_HINTS.get(socketError.errno)
+    return socketError.strerror + (f" ({hint})" if hint else "")
+
+
 class ListeningService(StreamServerEndpointService):
     """
-    Listen on one endpoint, log the address actually bound, and turn a
-    failure to listen (port in use, permission denied) into a
-    L{StartupError}.
+    Listen on one endpoint and log the address actually bound.
     """
 
     _raiseSynchronously = True
@@ -99,6 +138,7 @@ class ListeningService(StreamServerEndpointService):
     def __init__(self, endpoint, factory, description: str) -> None:
         super().__init__(endpoint, factory)
         self.description = description
+        self._port: IListeningPort | None = None
         self._whenListening: list[Deferred[IListeningPort]] = []
 
     def whenListening(self) -> Deferred[IListeningPort]:
@@ -107,18 +147,40 @@ class ListeningService(StreamServerEndpointService):
         depends on the real port number (C{tcp:0}, port mapping) can wait
         for it.
         """
+        if self._port is not None:
+            return succeed(self._port)
         d: Deferred[IListeningPort] = Deferred()
         self._whenListening.append(d)
         return d
 
-    def privilegedStartService(self) -> None:
+    def bind(self) -> None:
+        """
+        Listen now, while twistd builds the service, if the endpoint binds
+        a socket at once; other endpoints (an onion service, which has to
+        start Tor) listen when the service starts.
+
+        Binding before twistd forks is what lets a port in use stop the
+        server with one line on the terminal and a non-zero exit status,
+        even in the background; the reactor keeps the port across the
+        fork, and twistd binds no earlier than this with privileges either.
+
+        @raise StartupError: when it cannot listen.
+        """
+        if not isinstance(self.endpoint, _BOUND_AT_ONCE):
+            return
         try:
-            super().privilegedStartService()
+            self.privilegedStartService()
         except Exception as e:
-            raise StartupError(f"cannot listen on {self.description}: {e}") from None
-        self._waitingForPort.addCallback(self._listening)
+            raise StartupError(
+                f"cannot listen on {self.description}: {_whyNotListening(e)}") from None
+
+    def privilegedStartService(self) -> None:
+        if self._waitingForPort is None:
+            super().privilegedStartService()
+            self._waitingForPort.addCallback(self._listening)
 
     def _listening(self, port):
+        self._port = port
         log.info(
             "listening on {address} ({endpoint})",
             address=describePeer(port.getHost()),
@@ -174,6 +236,13 @@ def _positiveInt(name: str, value: str, maximum: int, minimum: int = 1) -> int:
     return number
 
 
+#: What a user types to run the server, for pointers to its help.
+COMMAND = "twistd globalchat"
+
+#: getopt's words for an option it does not know, or cannot tell apart.
+_UNKNOWN_OPTION = re.compile(r"^option (-{1,2}[^ ]+) (?:not recognized|not a unique prefix)$")
+
+
 class Options(usage.Options):
     """
     Options of C{twistd globalchat}.
@@ -182,7 +251,8 @@ class Options(usage.Options):
     synopsis = "[--port ENDPOINT]... [options]"
     longdesc = (
         "A chat server reachable across the internet. The first line a client "
-        "sends is its name; every later line goes to everyone connected."
+        "sends is its name; every later line goes to the room the client is in "
+        "(#lobby at first), unless it is a command such as /join or /msg."
     )
 
     optFlags = [
@@ -243,10 +313,32 @@ class Options(usage.Options):
 
     def __init__(self) -> None:
         super().__init__()
+        # Twisted takes an opt_ method's help from its docstring as it is,
+        # indentation included, which leaves runs of spaces in sentences.
+        self.docs = {name: " ".join(doc.split()) if doc else doc
+                     for name, doc in self.docs.items()}
         self["ports"] = []
         self["stun"] = []
         self["allow"] = []
         self["deny"] = []
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        """
+        Parse, answering a usage error (an unknown option, a missing
+        value) with one line, and the option probably meant: twistd would
+        print the whole help first, under the name C{twistd -n}.
+
+        @raise StartupError: for a usage error.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            message = str(e)
+            unknown = _UNKNOWN_OPTION.match(message)
+            if unknown:
+                known = [f"--{name.rstrip('=')}" for name in self.longOpt]
+                message += didYouMean(unknown.group(1), known)
+            raise StartupError(message + helpPointer(COMMAND)) from None
 
     def opt_allow(self, network: str) -> None:
         """
@@ -281,14 +373,36 @@ class Options(usage.Options):
 
     opt_p = opt_port
 
+    def parseArgs(self, *arguments: str) -> None:
+        """
+        Every setting is an option: a stray word is most often a value
+        whose option was forgotten, or a value with spaces not quoted.
+        """
+        if arguments:
+            raise usage.UsageError(
+                f"unexpected argument {arguments[0]!r}: give every setting as an option, "
+                "e.g. --port tcp:12345, and quote values with spaces")
+
     def postOptions(self) -> None:
         if not self["ports"]:
             self["ports"] = [DEFAULT_PORT]
+        from twisted.internet import reactor
+
+        for description in self["ports"]:
+            # Checked now, so that nothing is made on disk for a typo.  An
+            # ssl: port without a key gets its certificate later; until
+            # then, what can be checked is the TCP port it listens on.
+            checked = tls.withoutTLS(description) if tls.needsCertificate(description) else description
+            try:
+                endpoints.serverEndpoint(reactor, checked, given=description)
+            except endpoints.BadEndpoint as e:
+                raise StartupError(str(e)) from None
         try:
             self["greeting"].format(name="John")
-        except (KeyError, IndexError, ValueError) as e:
+        except (KeyError, IndexError, ValueError):
             raise StartupError(
-                f"--greeting may only use the {{name}} placeholder ({e!r})"
+                f"--greeting may only use the {{name}} placeholder (write {{{{ and }}}} for a "
+                f"brace), not {self['greeting']!r}"
             ) from None
         self["max-line-length"] = _positiveInt(
             "max-line-length", self["max-line-length"], 1024 * 1024
@@ -312,7 +426,8 @@ class Options(usage.Options):
                 authority = Path(self["client-ca"]).read_bytes()
                 tls.fingerprint(authority)
             except (OSError, ValueError) as e:
-                raise StartupError(f"cannot read --client-ca {self['client-ca']}: {e}") from None
+                raise StartupError(f"cannot read --client-ca {self['client-ca']}: "
+                                   f"{whyUnusable(e, 'a PEM certificate')}") from None
             self["client-ca"] = authority
         if self["password-file"] is not None:
             try:
@@ -324,7 +439,7 @@ class Options(usage.Options):
             try:
                 self["motd"] = Path(motd).read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError) as e:
-                raise StartupError(f"cannot read --motd {motd}: {e}") from None
+                raise StartupError(f"cannot read --motd {motd}: {whyUnusable(e, 'UTF-8 text')}") from None
             for text in self["motd"]:
                 try:
                     checkText(text)
@@ -390,7 +505,8 @@ def _prepareEndpoint(description: str, dataDir: Path) -> tuple[str, str | None]:
     try:
         digest = tls.fingerprint(certificate.read_bytes())
     except (OSError, ValueError) as e:
-        raise StartupError(f"cannot read TLS certificate {certificate}: {e}") from None
+        raise StartupError(f"cannot read TLS certificate {certificate}: "
+                           f"{whyUnusable(e, 'a PEM certificate')}") from None
     log.info(
         "TLS certificate {path} has fingerprint {fingerprint}",
         path=str(certificate),
@@ -526,12 +642,13 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     for description in config["ports"]:
         prepared, fingerprint = _prepareEndpoint(description, config["data-dir"])
         try:
-            endpoint = serverFromString(reactor, withBacklog(prepared))
-        except Exception as e:
-            raise StartupError(f"bad --port {description!r}: {e}") from None
+            endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), given=description)
+        except endpoints.BadEndpoint as e:
+            raise StartupError(str(e)) from None
         if config["client-ca"] is not None and fingerprint is not None:
             tls.requireClientCertificates(endpoint, config["client-ca"])
         listener = ListeningService(endpoint, factory, description)
+        listener.bind()
         listener.setServiceParent(top)
         if mapper is not None:
             _exposeWhenListening(mapper, listener, fingerprint)

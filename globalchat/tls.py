@@ -36,6 +36,9 @@ VALIDITY = datetime.timedelta(days=3650)
 
 _ESCAPED_COLON = re.compile(r"(?<!\\):")
 
+#: The parameters of an C{ssl:} server endpoint that a C{tcp:} one lacks.
+_TLS_PARAMETERS = frozenset({"privateKey", "certKey", "sslmethod", "extraCertChain", "dhParameters"})
+
 
 def fingerprint(certificatePEM: bytes) -> str:
     """
@@ -238,6 +241,16 @@ def needsCertificate(description: str) -> bool:
         return False
     keys = {a.split("=", 1)[0] for a in arguments if "=" in a}
     return not keys & {"privateKey", "certKey"}
+
+
+def withoutTLS(description: str) -> str:
+    """
+    The C{tcp:} endpoint an C{ssl:} one listens on: what can be checked of
+    it before its certificate is made.
+    """
+    _, arguments = _endpointArguments(description)
+    kept = [a for a in arguments if a.split("=", 1)[0] not in _TLS_PARAMETERS]
+    return ":".join(["tcp", *kept])
 
 
 def certificateFor(description: str) -> Path | None:

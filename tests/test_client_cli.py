@@ -65,12 +65,51 @@ class ArgumentsTests(SynchronousTestCase):
             (["h", "http"], "PORT must be"),
             (["h", "--timeout", "-1"], "--timeout"),
             (["h", "--fingerprint", "abc"], "64 hex digits"),
-            (["h", "--ca", "/nonexistent"], "cannot read --ca"),
+            (["h", "--ca", "/nonexistent"], "cannot read --ca /nonexistent: No such file"),
+            (["h", "--ca", __file__], "it is not a PEM certificate"),
+            (["h", "--cert", __file__], "it is not a PEM certificate and its key"),
             (["h", "--endpoint", "tcp:h:1"], "--endpoint describes"),
             (["h", "--no-reconnect", "--timeout", "0"], "--timeout"),
+            (["h", "--name", ""], "--name must not be empty"),
+            (["h", "--name", "  "], "--name must not be empty"),
         ]:
             e = self.assertRaises(cli.UsageError, cli.parseArguments, argv)
             self.assertIn(expected, str(e))
+
+    def test_badEndpoint(self):
+        """
+        An endpoint Twisted cannot parse is one line naming it, what is
+        wrong and what a good one looks like; no Python internals.
+        """
+        for endpoint, reason in [
+            ("bogus:1", "unknown endpoint type 'bogus'"),
+            ("tcp:127.0.0.1:notaport", "'notaport' is not a number"),
+            ("tcp:127.0.0.1", "the port is missing"),
+        ]:
+            e = self.assertRaises(cli.UsageError, cli.parseArguments, ["--endpoint", endpoint])
+            self.assertEqual(str(e), f"bad --endpoint {endpoint!r}: {reason}; it should look like "
+                                     "tcp:chat.example.org:12345, tls:chat.example.org:12345 or "
+                                     "unix:/run/globalchat.sock")
+
+    def test_mainUsageError(self):
+        """
+        The command prints a usage error as one line with a pointer to
+        --help, and exits 2; a mistyped option gets the one probably meant.
+        """
+        stderr = io.StringIO()
+        self.patch(sys, "stderr", stderr)
+        for argv, line in [
+            (["--endpoint", "bogus:1"], "globalchat-client: bad --endpoint 'bogus:1': "),
+            (["--nmae", "x", "h"], "globalchat-client: unrecognized argument --nmae; "
+                                   "did you mean --name? (see globalchat-client --help)"),
+        ]:
+            stderr.truncate(0)
+            stderr.seek(0)
+            e = self.assertRaises(SystemExit, cli.main, argv)
+            self.assertEqual(e.code, 2)
+            self.assertEqual(len(stderr.getvalue().splitlines()), 1, stderr.getvalue())
+            self.assertTrue(stderr.getvalue().startswith(line), stderr.getvalue())
+            self.assertTrue(stderr.getvalue().endswith("(see globalchat-client --help)\n"))
 
     def test_endpoints(self):
         """
@@ -231,6 +270,38 @@ class ClientTests(SynchronousTestCase):
         connection = self.endpoint.accept()
         connection.say("AUTH John")
         self.assertEqual(connection.sent(), ["@resume=0 John", "sesame"])
+
+    def test_refusedNameEndsScript(self):
+        """
+        From a pipe, a refused name ends the command with status 1 after
+        the server's reason; the chat line behind it is not sent.
+        """
+        client = cli.Client(self.clock, cli.parseArguments(["h", "1", "--name", "ann"]), False)
+        ensureDeferred(client.connect(self.endpoint, POLICY))
+        connection = self.endpoint.accept()
+        client.inputLine(b"hi")
+        client.inputEnded()
+        connection.say("ERROR the name ann is taken, choose another")
+        self.assertEqual(self.successResultOf(client.done), 1)
+        self.assertEqual(connection.sent(), ["@tags ann"])
+        self.assertEqual(self.stdout.getvalue(), "error: the name ann is taken, choose another\n")
+        self.assertEqual(self.stderr.getvalue(),
+                         "globalchat-client: h:1 did not take the name, so nothing else was sent\n")
+
+    def test_refusedNameAskedAgain(self):
+        """
+        On a terminal, a refused name is asked for again: the next line
+        typed is the name.
+        """
+        client = cli.Client(self.clock, cli.parseArguments(["h", "1", "--name", "bad name"]), True)
+        ensureDeferred(client.connect(self.endpoint, POLICY))
+        connection = self.endpoint.accept()
+        connection.sent()
+        connection.say("ERROR invalid name 'bad name'")
+        self.assertEqual(self.stderr.getvalue(), "* type another name\n")
+        client.inputLine(b"John")
+        self.assertEqual(connection.sent(), ["@tags John"])
+        self.assertNoResult(client.done)
 
     def test_rawKeepsTags(self):
         """

@@ -101,6 +101,9 @@ class Recorder:
     def nameTaken(self, name, delay):
         self.events.append(("nameTaken", name, delay))
 
+    def nameRefused(self, dropped):
+        self.events.append(("nameRefused", dropped))
+
     def failed(self, reason):
         self.events.append(("failed", reason.type))
 
@@ -197,18 +200,57 @@ class LoginTests(SessionTestCase):
     def test_typedName(self):
         """
         Without a name given, the first line sent is the name, with tags;
-        a refused one is shown and counted, and the next line is tried.
+        a refused one is shown and counted, the lines given before the
+        refusal was known are dropped, and the next line is the name.
         """
         session = ChatSession(self.endpoint, self.clock, self.events, state=ResumeState("q"))
         ensureDeferred(session.start())
         connection = self.endpoint.accept()
         session.send(b"J J")
-        session.send(b"John")
+        session.send(b"hello all")
         self.assertEqual(connection.sent(), ["@tags J J"])
         connection.say("ERROR invalid name 'J J'")
+        self.assertEqual(self.events.events[-2:], [
+            ("line", "ERROR invalid name 'J J'"), ("nameRefused", 1)])
+        self.assertEqual(connection.sent(), [])
+        session.send(b"John")
         self.assertEqual(connection.sent(), ["@tags John"])
         connection.say("Hello Good morning !!!! ::: John")
         self.assertEqual((session.errors, session.state.name), (1, "John"))
+
+    def test_refusedNameNotReplaced(self):
+        """
+        A name given up front that the server refuses, invalid or taken,
+        is reported; the chat line waiting behind it is never sent, as a
+        name or at all.
+        """
+        for refusal in ["invalid name 'bad name': use 1-32 letters", "the name Ann is taken"]:
+            events = Recorder()
+            session = ChatSession(self.endpoint, self.clock, events, name="bad name",
+                                  state=ResumeState("q"))
+            ensureDeferred(session.start())
+            connection = self.endpoint.accept()
+            session.send(b"hi")
+            self.assertEqual(connection.sent(), ["@tags bad name"])
+            connection.say(f"ERROR {refusal}")
+            self.assertEqual(events.events, [("line", f"ERROR {refusal}"), ("nameRefused", 1)])
+            self.assertEqual((connection.sent(), session.unanswered), ([], 0))
+
+    def test_refusedPasswordNotReplaced(self):
+        """
+        A wrong password at the first login is a refused login too: the
+        next line is not sent as the name.
+        """
+        session = ChatSession(self.endpoint, self.clock, self.events, name="Ann",
+                              state=ResumeState("q"))
+        ensureDeferred(session.start())
+        connection = self.endpoint.accept()
+        session.send(b"hi")
+        connection.say("AUTH Ann")
+        self.assertEqual(connection.sent(), ["@tags Ann", "sesame"])
+        connection.say("ERROR wrong password; give your name again")
+        self.assertEqual(self.events.events[-1], ("nameRefused", 1))
+        self.assertEqual(connection.sent(), [])
 
     def test_noRetryBeforeLogin(self):
         """

@@ -6,6 +6,7 @@ sockets, on 127.0.0.1.
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -94,15 +95,40 @@ class PlainTests(SynchronousTestCase):
 
     def test_portInUse(self):
         """
-        A second server on a port in use exits 1 with one line, no
-        traceback.
+        A second server on a port in use exits 1 with one line on
+        standard error, before any log line.
         """
         result = twistd("-n", "--pidfile=", "globalchat", "--port",
                         f"tcp:{self.port}:interface=127.0.0.1")
-        output = (result.stdout + result.stderr).decode()
-        self.assertEqual(result.returncode, 1)
-        self.assertNotIn("Traceback", output)
-        self.assertIn(f"globalchat: cannot listen on tcp:{self.port}", output.splitlines()[-1])
+        self.assertEqual((result.returncode, result.stdout), (1, b""))
+        [line] = result.stderr.decode().splitlines()
+        self.assertTrue(line.startswith(
+            f"globalchat: cannot listen on tcp:{self.port}:interface=127.0.0.1: "
+            "Address already in use"), line)
+
+    def test_refusedNameNotReplaced(self):
+        """
+        A name the server refuses, given with --name or as the first
+        piped line, ends the client with the server's reason: the next
+        line is chat, never sent as a name.
+        """
+        ann = RawClient(self, self.server.ports[0])
+        ann.send(b"Ann\n")
+        ann.readLines(2)
+        for args, input, reason in [
+            (["--name", "bad name"], b"hi\n", "error: invalid name 'bad name'"),
+            ([], b"bad name\nhi\n", "error: invalid name 'bad name'"),
+            (["--name", "ann"], b"hi\n", "error: the name ann is taken"),
+        ]:
+            result = client("127.0.0.1", self.port, *args, input=input)
+            self.assertEqual(result.returncode, 1)
+            self.assertEqual(len(result.stdout.splitlines()), 1, result.stdout)
+            self.assertTrue(result.stdout.decode().startswith(reason), result.stdout)
+            self.assertEqual(result.stderr.decode(), f"globalchat-client: 127.0.0.1:{self.port} "
+                                                     "did not take the name, so nothing else was sent\n")
+        self.assertNotIn(b"logged in as hi", self.server.output)
+        ann.send(b"/who\n")
+        self.assertEqual(ann.readLine(), "WHO #lobby Ann")
 
 
 class TLSTests(SynchronousTestCase):
@@ -229,6 +255,16 @@ class StartupTests(SynchronousTestCase):
             "globalchat: bad --port 'nonsense:1'",
         )
 
+    def test_unknownOption(self):
+        """
+        A mistyped option: one line with the option probably meant and
+        where the help is, not the whole help.
+        """
+        result = twistd("-n", "--pidfile=", "globalchat", "--portt", "tcp:0")
+        self.assertEqual((result.returncode, result.stdout), (1, b""))
+        self.assertEqual(result.stderr.decode(), "globalchat: option --portt not recognized; "
+                         "did you mean --port? (see twistd globalchat --help)\n")
+
     def test_unreadableKey(self):
         """
         A key file that is not there.
@@ -266,6 +302,28 @@ class DaemonTests(SynchronousTestCase):
         fingerprint = re.search(rb"fingerprint (SHA256:[0-9A-F:]+)", log).group(1).decode()
         result = client("127.0.0.1", port, "--fingerprint", fingerprint, input=b"John\n")
         self.assertEqual(result.stdout.decode(), GREETING + "\n", result.stderr)
+
+    def test_portInUse(self):
+        """
+        In the background, a port in use ends twistd within seconds with
+        the one line on standard error and a non-zero exit status, and
+        leaves no pid file.
+        """
+        work = Path(self.mktemp()).resolve()
+        work.mkdir()
+        pidfile = work / "twistd.pid"
+        busy = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(busy.close)
+        port = busy.getsockname()[1]
+        result = twistd("--pidfile", str(pidfile), "--logfile", str(work / "twistd.log"),
+                        "globalchat", "--data-dir", str(work / "data"),
+                        "--port", f"tcp:{port}:interface=127.0.0.1", timeout=10)
+        self.assertEqual(result.returncode, 1)
+        [line] = result.stderr.decode().splitlines()
+        self.assertTrue(line.startswith(
+            f"globalchat: cannot listen on tcp:{port}:interface=127.0.0.1: Address already in use"),
+            line)
+        self.assertFalse(pidfile.exists())
 
     def stopDaemon(self, pid):
         try:

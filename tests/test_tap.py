@@ -3,11 +3,12 @@ Tests for L{globalchat.tap}: the options of C{twistd globalchat} and the
 service they build, on a L{MemoryReactor}.
 """
 
+import errno
 from pathlib import Path
 
 from twisted.application.service import IServiceMaker
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import fail, succeed
+from twisted.internet.defer import succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.testing import MemoryReactorClock, _FakePort
 from twisted.logger import formatEvent, globalLogPublisher
@@ -90,6 +91,58 @@ class OptionsTests(SynchronousTestCase):
         self.assertIn("cannot read --motd /no/such/motd", str(e))
         motd.write_text("\x1b[2J\n")
         self.assertRaises(tap.StartupError, self.parse, "--motd", str(motd))
+        motd.write_bytes(b"\xff\n")
+        e = self.assertRaises(tap.StartupError, self.parse, "--motd", str(motd))
+        self.assertEqual(str(e), f"globalchat: cannot read --motd {motd}: it is not UTF-8 text")
+        e = self.assertRaises(tap.StartupError, self.parse, "--default-room", "a", "b")
+        self.assertIn("unexpected argument 'b'", str(e))
+
+    def test_badEndpointNamesTheMistake(self):
+        """
+        An endpoint that cannot be parsed is refused while the options are
+        read, in words naming what is wrong and what a good one looks
+        like, before the data directory or the history is made.
+        """
+        dataDir = Path(self.mktemp())
+        for port, reason in [
+            ("tcp:abc", "'abc' is not a number"),
+            ("bogus:1", "unknown endpoint type 'bogus'"),
+            ("tcp:1:foo=bar", "it has no foo= parameter"),
+            ("tcp:99999", "port 99999 is not from 0 to 65535"),
+            ("ssl:abc", "'abc' is not a number"),
+            ("ssl:1:privateKey=/no/such.pem", "cannot read /no/such.pem: No such file"),
+        ]:
+            e = self.assertRaises(tap.StartupError, self.parse, "--data-dir", str(dataDir),
+                                  "--port", port)
+            self.assertTrue(str(e).startswith(f"globalchat: bad --port {port!r}: {reason}"), str(e))
+            self.assertNotIn("int()", str(e))
+        self.assertIn("it should look like tcp:12345", str(
+            self.assertRaises(tap.StartupError, self.parse, "--port", "tcp:abc")))
+        self.assertFalse(dataDir.exists())
+
+    def test_unknownOption(self):
+        """
+        A mistyped option is one line: the error, the option probably
+        meant, and where the help is; not the whole help.
+        """
+        e = self.assertRaises(tap.StartupError, self.parse, "--portt", "tcp:1")
+        self.assertEqual(str(e), "globalchat: option --portt not recognized; did you mean "
+                                 "--port? (see twistd globalchat --help)")
+        e = self.assertRaises(tap.StartupError, self.parse, "--zzz")
+        self.assertEqual(str(e), "globalchat: option --zzz not recognized "
+                                 "(see twistd globalchat --help)")
+
+    def test_helpText(self):
+        """
+        The help has no runs of spaces inside sentences, and says where
+        lines go now that there are rooms.
+        """
+        options = tap.Options()
+        for name, doc in options.docs.items():
+            self.assertNotIn("  ", doc or "", name)
+        self.assertIn("network (repeatable; default: from", options.getUsage(width=200))
+        self.assertNotIn("everyone connected", options.getUsage())
+        self.assertIn("room", options.longdesc)
 
     def test_startupErrorExitsNonZero(self):
         """
@@ -206,22 +259,38 @@ class MakeServiceTests(SynchronousTestCase):
         e = self.assertRaises(
             tap.StartupError, self.service, "--port", f"ssl:1:privateKey={bad}"
         )
-        self.assertIn("cannot read TLS certificate", str(e))
+        self.assertIn("not a PEM key and certificate", str(e))
+
+    def test_boundWhileBuilt(self):
+        """
+        Socket endpoints are listened on while the service is built, which
+        twistd does before it forks into the background; starting the
+        service does not listen again, and what waits for the port gets
+        it.
+        """
+        service = self.service("--port", "tcp:1234")
+        self.assertEqual([port for port, _, _, _ in self.reactor.tcpServers], [1234])
+        service.privilegedStartService()
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertEqual(len(self.reactor.tcpServers), 1)
+        port = self.successResultOf(listeners(service)[0].whenListening())
+        self.assertEqual(port.getHost().port, 1234)
 
     def test_cannotListen(self):
         """
         A port that cannot be bound (already in use) stops the server
-        with one line naming the endpoint.
+        while it is built, with one line naming the endpoint, what is
+        wrong and what to do.
         """
-        service = self.service("--port", "tcp:1")
-        listener = listeners(service)[0]
-        self.patch(
-            listener.endpoint, "listen",
-            lambda factory: fail(CannotListenError("", 1, OSError("Address already in use"))),
-        )
-        e = self.assertRaises(tap.StartupError, service.privilegedStartService)
-        self.assertIn("cannot listen on tcp:1", str(e))
-        self.assertIn("Address already in use", str(e))
+        def listenTCP(port, factory, backlog, interface):
+            raise CannotListenError(interface, port, OSError(errno.EADDRINUSE, "Address already in use"))
+
+        self.patch(self.reactor, "listenTCP", listenTCP)
+        e = self.assertRaises(tap.StartupError, self.service, "--port", "tcp:1")
+        self.assertEqual(str(e), "globalchat: cannot listen on tcp:1: Address already in use "
+                                 "(another program, perhaps another globalchat, listens there: "
+                                 "stop it or choose another --port)")
 
 
 class HistoryOptionsTests(SynchronousTestCase):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from globalchat.chat import names, wire
+from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
 from globalchat.chat.text import isCount
 

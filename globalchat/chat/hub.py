@@ -124,7 +124,6 @@ class Hub:
         @param typed: the name it typed, when its certificate's won.
         """
         name = session.name
-        key = names.key(name)
         self.log.info("{peer} logged in as {name}", peer=session.connection.peer, name=name)
         session.answer(wire.greeting(self.greeting, name))
         if typed is not None and typed != name:

@@ -18,26 +18,23 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from OpenSSL import SSL
+from OpenSSL import SSL, crypto
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    clientFromString,
-    wrapClientTLS,
-)
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IHalfCloseableProtocol, IStreamClientEndpoint
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from globalchat import tls
+from globalchat import endpoints, tls
 from globalchat.client.knownhosts import KnownHost, KnownHosts
 from globalchat.chat.wire import command, parse
 from globalchat.failures import explain
 from globalchat.client.render import render
 from globalchat.client.session import RETRY_POLICY, ChatSession
 from globalchat.client.trust import TrustRefused, trustCreator
+from globalchat.commandline import ArgumentParser, helpPointer, portNumber, whyUnusable
 
 DEFAULT_PORT = 12345
 
@@ -48,13 +45,14 @@ class UsageError(Exception):
     """
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="globalchat-client",
         description=(
             "Connect to a globalchat server. The first line you type (or pipe, "
-            "or give with --name) is your name; every later line is said to "
-            "everyone."
+            "or give with --name) is your name; every later line goes to the "
+            "room you are in (#lobby at first), unless it is a command such as "
+            "/join ROOM, /msg NAME TEXT or /help."
         ),
     )
     parser.add_argument("host", nargs="?", help="the server's name or address")
@@ -107,18 +105,27 @@ def parseArguments(argv: list[str]) -> dict:
     parser = _parser()
     parsed = parser.parse_args(argv)
     options = vars(parsed)
+    if options["name"] is not None and not options["name"].strip():
+        raise UsageError("--name must not be empty: give the name to chat under")
     if options["endpoint"]:
         if options["host"] or options["tls"] or options["ca"] or options["fingerprint"] or options["cert"]:
             raise UsageError(
                 "--endpoint describes the whole connection: give it alone, "
                 "without HOST, --tls, --ca or --fingerprint"
             )
+        from twisted.internet import reactor
+
+        # Checked now, for a one-line answer before anything starts.
+        try:
+            endpoints.clientEndpoint(reactor, options["endpoint"])
+        except endpoints.BadEndpoint as e:
+            raise UsageError(str(e)) from None
     elif not options["host"]:
         raise UsageError("which server? give HOST (and PORT), or --endpoint")
-    port = options["port"]
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise UsageError(f"PORT must be a number from 1 to 65535, not {port!r}")
-    options["port"] = int(port)
+    try:
+        options["port"] = portNumber(options["port"])
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"PORT {e}") from None
     try:
         options["timeout"] = float(options["timeout"])
     except ValueError:
@@ -133,15 +140,20 @@ def parseArguments(argv: list[str]) -> dict:
     if options["ca"]:
         try:
             options["ca"] = Certificate.loadPEM(Path(options["ca"]).read_bytes())
-        except (OSError, SSL.Error, ValueError) as e:
-            raise UsageError(f"cannot read --ca {options['ca']}: {e}") from None
+        except (OSError, SSL.Error, crypto.Error, ValueError) as e:
+            raise UsageError(
+                f"cannot read --ca {options['ca']}: {whyUnusable(e, 'a PEM certificate')}"
+            ) from None
     if options["cert"]:
         try:
             certificate = Path(options["cert"]).read_bytes()
             key = Path(options["key"]).read_bytes() if options["key"] else b""
             options["cert"] = PrivateCertificate.loadPEM(certificate + b"\n" + key)
-        except (OSError, SSL.Error, ValueError) as e:
-            raise UsageError(f"cannot read --cert/--key: {e}") from None
+        except (OSError, SSL.Error, crypto.Error, ValueError) as e:
+            raise UsageError(
+                "cannot read --cert/--key: "
+                f"{whyUnusable(e, 'a PEM certificate and its key (give the key with --key)')}"
+            ) from None
     if options["ca"] or options["fingerprint"] or options["cert"]:
         options["tls"] = True
     return options
@@ -156,7 +168,7 @@ def makeEndpoint(reactor, options: dict, creator=None) -> tuple[IStreamClientEnd
         on first use).
     """
     if options["endpoint"]:
-        return clientFromString(reactor, options["endpoint"]), None
+        return endpoints.clientEndpoint(reactor, options["endpoint"]), None
     host = options["host"]
     endpoint = HostnameEndpoint(reactor, host, options["port"], timeout=options["timeout"])
     if not options["tls"]:
@@ -329,6 +341,21 @@ class Client:
     def reconnecting(self, delay: float) -> None:
         self._status(f"reconnecting to {self._where} in {delay:.1f} s")
 
+    def nameRefused(self, dropped: int) -> None:
+        """
+        The name was refused (the reason is the error line just shown):
+        on a terminal the user types another; a script's name is its
+        first line or --name, and its other lines are not names, so it
+        ends here.
+        """
+        if not self._interactive:
+            self.finish(1, f"{self._where} did not take the name, so nothing else was sent")
+            return
+        # A password is asked for again with the next name.
+        self._passwordGiven = None
+        unsent = f" ({dropped} line(s) typed meanwhile were not sent)" if dropped else ""
+        self._status(f"type another name{unsent}")
+
     def nameTaken(self, name: str, delay: float) -> None:
         self._status(f"{self._where} still holds the name {name} for the old connection; "
                      f"trying again in {delay:.1f} s")
@@ -449,7 +476,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         options = parseArguments(sys.argv[1:] if argv is None else argv)
     except UsageError as e:
-        sys.stderr.write(f"globalchat-client: {e}\n(see globalchat-client --help)\n")
+        sys.stderr.write(f"globalchat-client: {e}{helpPointer('globalchat-client')}\n")
         raise SystemExit(2)
     from twisted.internet.task import react
 

@@ -79,6 +79,15 @@ class SessionEvents(Protocol):
         The next connection attempt is in C{delay} seconds.
         """
 
+    def nameRefused(self, dropped: int) -> None:
+        """
+        The server refused the name of the first login (or its password),
+        with the error line shown just before.  The C{dropped} lines given
+        while the name was waiting for its answer were dropped: they were
+        meant as chat, and the server would take the first as the next
+        name.  The next line given is the name again.
+        """
+
     def nameTaken(self, name: str, delay: float) -> None:
         """
         Logging in again was refused because the server still holds our
@@ -291,6 +300,12 @@ class ChatSession:
             return
         if new or asked:
             self._events.serverLine(line)
+        if (not wasLoggedIn and isinstance(answered, (Outgoing, Password))
+                and parsed.kind == "ERROR"):
+            dropped = len(self.state.outbox)
+            self.state.outbox.clear()
+            self._events.nameRefused(dropped)
+            return
         if replies.name is not None:
             if not wasLoggedIn:
                 self._loggedIn(replies.name)
