@@ -5,30 +5,16 @@ C{twistd globalchat}: command-line options and the service they build.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import re
-import resource
 import socket
 from pathlib import Path
 
-from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.endpoints import (
-    SSL4ServerEndpoint,
-    TCP4ServerEndpoint,
-    TCP6ServerEndpoint,
-    UNIXServerEndpoint,
-)
-from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort, IReactorCore, IReactorTime
+from twisted.application.service import MultiService
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorCore, IReactorTime
 from twisted.logger import (
-    FilteringLogObserver,
     Logger,
-    PredicateResult,
-    globalLogPublisher,
-    jsonFileLogObserver,
 )
 from twisted.python import usage
 
@@ -42,11 +28,10 @@ from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOM
 from globalchat.chat.text import checkText
 from globalchat.chat.names import checkRoom
 from globalchat.commandline import didYouMean, helpPointer, whyUnusable
-from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses
+from globalchat.expose.gateway import defaultGateway
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,
     PortMapperService,
-    Target,
     gatewayMethods,
     pinholeMethods,
 )
@@ -55,18 +40,20 @@ from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
-from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory, describePeer
+from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory
 from globalchat.store.interface import Known, StoreError
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
+from globalchat.startup import (
+    ListeningService,
+    SecurityLog,
+    StartupError,
+    exposeWhenListening,
+    prepareEndpoint,
+    raiseFileLimit,
+    withBacklog,
+)
 from globalchat.store.sqlite import MessageStore
-
-#: The listen queue of TCP and TLS ports, unless the endpoint names one
-#: (the kernel caps it at net.core.somaxconn).
-LISTEN_BACKLOG = 1024
-
-#: Open files the server needs besides its connections.
-FILE_MARGIN = 32
 
 #: The history's file in the data directory.
 HISTORY_FILE = "history.sqlite3"
@@ -79,143 +66,7 @@ DEFAULT_PORT = "tcp:12345"
 #: The limits' defaults live in one place, L{Limits}.
 _DEFAULTS = Limits()
 
-#: Endpoints whose C{listen} binds a socket at once.  These are bound while
-#: twistd builds the service, before it forks into the background, so that
-#: a port in use is one line on the terminal and a non-zero exit status in
-#: the background as in the foreground (see L{ListeningService.bind}).
-_BOUND_AT_ONCE = (TCP4ServerEndpoint, TCP6ServerEndpoint, SSL4ServerEndpoint, UNIXServerEndpoint)
-
-#: What to do about the usual reasons a port cannot be listened on.
-_LISTEN_HINTS = {
-    errno.EADDRINUSE: "another program, perhaps another globalchat, listens there: stop "
-                      "it or choose another --port",
-    errno.EACCES: "ports below 1024 need root: choose a port from 1024 up",
-    errno.EADDRNOTAVAIL: "this machine has no such address: leave out interface= or use "
-                         "one of its addresses",
-}
-
 log = Logger()
-
-
-class StartupError(SystemExit):
-    """
-    The server cannot start; the message is the one line printed.
-
-    twistd answers a L{usage.UsageError} with its whole usage text and an
-    exception from a service with a traceback; someone who mistyped a port
-    or holds it twice needs one line that names the problem, and a
-    non-zero exit status, which is what C{SystemExit} with a message gives.
-
-    It is raised only while the options are parsed and the service is
-    built, before twistd forks into the background and before it starts
-    logging: then the line goes to the terminal either way.  After the
-    fork, twistd's waiting parent hears of exceptions only, never of a
-    C{SystemExit}, and would wait forever.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(f"globalchat: {message}")
-
-
-def _whyNotListening(error: Exception) -> str:
-    """
-    Why a port cannot be listened on, and what to do about it.
-    """
-    socketError = error.socketError if isinstance(error, CannotListenError) else None
-    if not isinstance(socketError, OSError) or not socketError.strerror:
-        return str(error)
-    hint = _LISTEN_HINTS.get(socketError.errno)
-    return socketError.strerror + (f" ({hint})" if hint else "")
-
-
-class ListeningService(StreamServerEndpointService):
-    """
-    Listen on one endpoint and log the address actually bound.
-    """
-
-    _raiseSynchronously = True
-
-    def __init__(self, endpoint, factory, description: str) -> None:
-        super().__init__(endpoint, factory)
-        self.description = description
-        self._port: IListeningPort | None = None
-        self._whenListening: list[Deferred[IListeningPort]] = []
-
-    def whenListening(self) -> Deferred[IListeningPort]:
-        """
-        Fires with the listening port once it is bound, so that what
-        depends on the real port number (C{tcp:0}, port mapping) can wait
-        for it.
-        """
-        if self._port is not None:
-            return succeed(self._port)
-        d: Deferred[IListeningPort] = Deferred()
-        self._whenListening.append(d)
-        return d
-
-    def bind(self) -> None:
-        """
-        Listen now, while twistd builds the service, if the endpoint binds
-        a socket at once; other endpoints (an onion service, which has to
-        start Tor) listen when the service starts.
-
-        Binding before twistd forks is what lets a port in use stop the
-        server with one line on the terminal and a non-zero exit status,
-        even in the background; the reactor keeps the port across the
-        fork, and twistd binds no earlier than this with privileges either.
-
-        @raise StartupError: when it cannot listen.
-        """
-        if not isinstance(self.endpoint, _BOUND_AT_ONCE):
-            return
-        try:
-            self.privilegedStartService()
-        except Exception as e:
-            raise StartupError(
-                f"cannot listen on {self.description}: {_whyNotListening(e)}") from None
-
-    def privilegedStartService(self) -> None:
-        if self._waitingForPort is None:
-            super().privilegedStartService()
-            self._waitingForPort.addCallback(self._listening)
-
-    def _listening(self, port):
-        self._port = port
-        log.info(
-            "listening on {address} ({endpoint})",
-            address=describePeer(port.getHost()),
-            endpoint=self.description,
-        )
-        waiting, self._whenListening = self._whenListening, []
-        for d in waiting:
-            d.callback(port)
-        return port
-
-
-class SecurityLog(Service):
-    """
-    Copies the structured security events (those with a C{security} key)
-    to a file as JSON lines, for fail2ban-style tools and audits.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._file = None
-        self._observer = None
-
-    def startService(self) -> None:
-        super().startService()
-        self._file = open(self._path, "a", encoding="utf-8")
-        self._observer = FilteringLogObserver(
-            jsonFileLogObserver(self._file, recordSeparator=""),
-            [lambda event: PredicateResult.yes if "security" in event else PredicateResult.no],
-        )
-        globalLogPublisher.addObserver(self._observer)
-
-    def stopService(self) -> None:
-        super().stopService()
-        globalLogPublisher.removeObserver(self._observer)
-        self._file.close()
 
 
 def _network(option: str, value: str) -> list:
@@ -471,104 +322,6 @@ class Options(usage.Options):
                 ) from None
 
 
-def withBacklog(description: str) -> str:
-    """
-    Give a TCP or TLS endpoint without its own C{backlog=} a listen queue
-    of L{LISTEN_BACKLOG}: Twisted's default of 50 overflows when hundreds
-    of clients connect at once (after a restart, say), and the kernel then
-    drops their connection attempts, which retry only seconds later.
-    """
-    if description.split(":", 1)[0] in ("tcp", "tcp6", "ssl") and "backlog=" not in description:
-        return f"{description}:backlog={LISTEN_BACKLOG}"
-    return description
-
-
-def _prepareEndpoint(description: str, dataDir: Path) -> tuple[str, str | None]:
-    """
-    Give an C{ssl:} endpoint without a key the data directory's
-    certificate (made on first use) and log the fingerprint clients pin.
-
-    @return: the endpoint description to listen on, and the fingerprint of
-        its certificate (C{None} when it is not TLS).
-    """
-    if tls.needsCertificate(description):
-        try:
-            certificate, key, created = tls.ensureCertificate(dataDir)
-        except OSError as e:
-            raise StartupError(f"cannot make a TLS certificate in {dataDir}: {e}") from None
-        if created:
-            log.info("created a self-signed TLS certificate {path}", path=str(certificate))
-        description = tls.withCertificate(description, certificate, key)
-    certificate = tls.certificateFor(description)
-    if certificate is None:
-        return description, None
-    try:
-        digest = tls.fingerprint(certificate.read_bytes())
-    except (OSError, ValueError) as e:
-        raise StartupError(f"cannot read TLS certificate {certificate}: "
-                           f"{whyUnusable(e, 'a PEM certificate')}") from None
-    log.info(
-        "TLS certificate {path} has fingerprint {fingerprint}",
-        path=str(certificate),
-        fingerprint=digest,
-    )
-    return description, digest
-
-
-def _exposeWhenListening(
-    mapper: PortMapperService, listener: ListeningService, fingerprint: str | None
-) -> None:
-    """
-    Hand the listener's port to the mapper once it is bound, unless no
-    gateway could forward to it.
-    """
-
-    def listening(port: IListeningPort) -> IListeningPort:
-        address = port.getHost()
-        host = getattr(address, "host", None)
-        if getattr(address, "type", None) != "TCP" or host is None:
-            log.info("not exposed: {endpoint} is not a TCP port", endpoint=listener.description)
-        elif ipaddress.ip_address(host.split("%")[0]).is_loopback:
-            log.warn(
-                "not exposed: {endpoint} listens on {host} only; listen on all "
-                "addresses (e.g. tcp:{port}) to be reachable",
-                endpoint=listener.description, host=host, port=address.port,
-            )
-        elif ipaddress.ip_address(host.split("%")[0]).version == 6:
-            addresses = globalIPv6Addresses()
-            log.info(
-                "{endpoint} is an IPv6 port; this machine's global IPv6 addresses: "
-                "{addresses}", endpoint=listener.description,
-                addresses=", ".join(addresses) or "none",
-            )
-            if addresses:
-                mapper.expose(Target(address.port, fingerprint, ipv6=True))
-        else:
-            mapper.expose(Target(address.port, fingerprint))
-        return port
-
-    listener.whenListening().addCallback(listening)
-
-
-def raiseFileLimit(wanted: int) -> None:
-    """
-    Let the server hold as many connections as it may accept: raise the
-    soft limit on open files (often 1024) to the hard limit, and say so,
-    and warn when even that is below C{wanted}.
-    """
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        log.info("raised the open files limit from {soft} to {hard}", soft=soft, hard=hard)
-        soft = hard
-    # A few descriptors go to the listening ports, the history and logs.
-    if soft != resource.RLIM_INFINITY and wanted > soft - FILE_MARGIN:
-        log.warn(
-            "the open files limit ({limit}) allows about {usable} connections, fewer than "
-            "--max-connections {wanted}: raise it (ulimit -Hn, LimitNOFILE=) or lower "
-            "--max-connections", limit=soft, usable=soft - FILE_MARGIN, wanted=wanted)
-
-
 def _historyService(config: Options,
                     reactor: IReactorTime) -> tuple[HistoryService, dict[str, Known]]:
     """
@@ -640,7 +393,7 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
         mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun,
                                    pinholes=pinholes)
     for description in config["ports"]:
-        prepared, fingerprint = _prepareEndpoint(description, config["data-dir"])
+        prepared, fingerprint = prepareEndpoint(description, config["data-dir"])
         try:
             endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), given=description)
         except endpoints.BadEndpoint as e:
@@ -651,7 +404,7 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
         listener.bind()
         listener.setServiceParent(top)
         if mapper is not None:
-            _exposeWhenListening(mapper, listener, fingerprint)
+            exposeWhenListening(mapper, listener, fingerprint)
     if mapper is not None:
         mapper.setServiceParent(top)
     return top

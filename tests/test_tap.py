@@ -15,7 +15,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from globalchat import tap, tls
+from globalchat import startup, tap, tls
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
@@ -189,7 +189,7 @@ class MakeServiceTests(SynchronousTestCase):
         service.privilegedStartService()
         self.addCleanup(service.stopService)
         self.assertEqual([backlog for _, _, backlog, _ in self.reactor.tcpServers],
-                         [tap.LISTEN_BACKLOG, 7])
+                         [startup.LISTEN_BACKLOG, 7])
         self.assertEqual(tap.withBacklog("unix:/run/chat.sock"), "unix:/run/chat.sock")
 
     def test_sslMakesCertificate(self):
@@ -436,7 +436,7 @@ class ExposeTests(SynchronousTestCase):
         mapper = PortMapperService(self.reactor, [("NAT-PMP", lambda: succeed(self.gateway))])
         mapper.startService()
         listener = tap.ListeningService(None, None, "tcp:5:interface=127.0.0.1")
-        tap._exposeWhenListening(mapper, listener, None)
+        startup.exposeWhenListening(mapper, listener, None)
         listener._listening(_FakePort(IPv4Address("TCP", "127.0.0.1", 5)))
         self.assertEqual(self.gateway.added, [])
         self.assertIn(
@@ -489,7 +489,7 @@ class FileLimitTests(SynchronousTestCase):
 
     def setUp(self):
         self.limits = []
-        self.patch(tap.resource, "setrlimit", lambda which, limits: self.limits.append(limits))
+        self.patch(startup.resource, "setrlimit", lambda which, limits: self.limits.append(limits))
         self.logged = []
         globalLogPublisher.addObserver(self.logged.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
@@ -501,8 +501,8 @@ class FileLimitTests(SynchronousTestCase):
         """
         The soft limit goes up to the hard limit, and the log says so.
         """
-        self.patch(tap.resource, "getrlimit", lambda which: (1024, 65536))
-        tap.raiseFileLimit(10000)
+        self.patch(startup.resource, "getrlimit", lambda which: (1024, 65536))
+        startup.raiseFileLimit(10000)
         self.assertEqual(self.limits, [(65536, 65536)])
         self.assertEqual(self.messages(), ["raised the open files limit from 1024 to 65536"])
 
@@ -510,8 +510,8 @@ class FileLimitTests(SynchronousTestCase):
         """
         A hard limit below --max-connections is a warning naming both.
         """
-        self.patch(tap.resource, "getrlimit", lambda which: (4096, 4096))
-        tap.raiseFileLimit(10000)
+        self.patch(startup.resource, "getrlimit", lambda which: (4096, 4096))
+        startup.raiseFileLimit(10000)
         self.assertEqual(self.limits, [])
         [message] = self.messages()
         self.assertIn("the open files limit (4096) allows about 4064 connections", message)
