@@ -24,7 +24,7 @@ from twisted.internet.endpoints import (
     UNIXServerEndpoint,
 )
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import (
     FilteringLogObserver,
     Logger,
@@ -41,6 +41,13 @@ from globalchat.expose.mapper import (
     Target,
 )
 from globalchat.server import describePeer
+from globalchat.store.interface import Known, StoreError
+from globalchat.store.memory import MemoryStore
+from globalchat.store.service import HistoryService
+from globalchat.store.sqlite import MessageStore
+
+#: The history's file in the data directory.
+HISTORY_FILE = "history.sqlite3"
 
 #: The listen queue of TCP and TLS ports, unless the endpoint names one
 #: (the kernel caps it at net.core.somaxconn).
@@ -284,3 +291,32 @@ def raiseFileLimit(wanted: int) -> None:
             "the open files limit ({limit}) allows about {usable} connections, fewer than "
             "--max-connections {wanted}: raise it (ulimit -Hn, LimitNOFILE=) or lower "
             "--max-connections", limit=soft, usable=soft - FILE_MARGIN, wanted=wanted)
+
+
+def historyService(config,
+                    reactor: IReactorTime) -> tuple[HistoryService, dict[str, Known]]:
+    """
+    The history the options ask for, checked now, so that a database that
+    cannot be used stops the server before it listens; and the names it
+    knows.
+    """
+    if config["no-history"]:
+        store = MemoryStore()
+    else:
+        directory = config["data-dir"]
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StartupError(f"cannot create --data-dir {directory}: {e.strerror}") from None
+        store = MessageStore(reactor, str(directory / HISTORY_FILE))
+    try:
+        known = store.load()
+    except StoreError as e:
+        raise StartupError(str(e)) from None
+    days = config["history-days"]
+    service = HistoryService(store, reactor, None if days is None else days * 86400.0,
+                             config["history-max"])
+    if not config["no-history"]:
+        log.info("history in {path} ({count} names known)",
+                 path=str(config["data-dir"] / HISTORY_FILE), count=len(known))
+    return service, known

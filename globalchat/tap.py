@@ -12,7 +12,7 @@ from pathlib import Path
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.interfaces import IReactorCore, IReactorTime
+from twisted.internet.interfaces import IReactorCore
 from twisted.logger import (
     Logger,
 )
@@ -41,11 +41,9 @@ from globalchat.identity.portal import Identity
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory
-from globalchat.store.interface import Known, StoreError
-from globalchat.store.memory import MemoryStore
-from globalchat.store.service import HistoryService
 from globalchat.startup import (
     ListeningService,
+    historyService,
     SecurityLog,
     StartupError,
     exposeWhenListening,
@@ -53,10 +51,7 @@ from globalchat.startup import (
     raiseFileLimit,
     withBacklog,
 )
-from globalchat.store.sqlite import MessageStore
 
-#: The history's file in the data directory.
-HISTORY_FILE = "history.sqlite3"
 
 #: How many messages each room keeps by default (C{--history-max}).
 DEFAULT_HISTORY_MAX = 100_000
@@ -322,35 +317,6 @@ class Options(usage.Options):
                 ) from None
 
 
-def _historyService(config: Options,
-                    reactor: IReactorTime) -> tuple[HistoryService, dict[str, Known]]:
-    """
-    The history the options ask for, checked now, so that a database that
-    cannot be used stops the server before it listens; and the names it
-    knows.
-    """
-    if config["no-history"]:
-        store = MemoryStore()
-    else:
-        directory = config["data-dir"]
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise StartupError(f"cannot create --data-dir {directory}: {e.strerror}") from None
-        store = MessageStore(reactor, str(directory / HISTORY_FILE))
-    try:
-        known = store.load()
-    except StoreError as e:
-        raise StartupError(str(e)) from None
-    days = config["history-days"]
-    service = HistoryService(store, reactor, None if days is None else days * 86400.0,
-                             config["history-max"])
-    if not config["no-history"]:
-        log.info("history in {path} ({count} names known)",
-                 path=str(config["data-dir"] / HISTORY_FILE), count=len(known))
-    return service, known
-
-
 def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiService:
     """
     Build the server: one hub shared by a listening service per C{--port},
@@ -359,7 +325,7 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     if reactor is None:
         from twisted.internet import reactor
     raiseFileLimit(config["limits"].maxConnections)
-    history, known = _historyService(config, reactor)
+    history, known = historyService(config, reactor)
     stored = config["password-file"]
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],

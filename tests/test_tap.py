@@ -315,7 +315,7 @@ class HistoryOptionsTests(SynchronousTestCase):
         directory = Path(self.mktemp())
         service = self.makeService("--data-dir", str(directory))
         self.assertIsInstance(self.history(service).store, MessageStore)
-        self.assertTrue((directory / tap.HISTORY_FILE).exists())
+        self.assertTrue((directory / startup.HISTORY_FILE).exists())
         hub = listeners(service)[0].factory.admission.hub
         self.assertEqual((hub.backlog, hub.store), (20, self.history(service).store))
 
@@ -345,11 +345,11 @@ class HistoryOptionsTests(SynchronousTestCase):
         """
         directory = Path(self.mktemp())
         directory.mkdir()
-        (directory / tap.HISTORY_FILE).write_bytes(b"not a database" * 200)
+        (directory / startup.HISTORY_FILE).write_bytes(b"not a database" * 200)
         e = self.assertRaises(tap.StartupError, self.makeService, "--data-dir", str(directory))
-        self.assertIn(str(directory / tap.HISTORY_FILE), str(e))
+        self.assertIn(str(directory / startup.HISTORY_FILE), str(e))
         self.assertNotIn("\n", str(e))
-        self.assertEqual((directory / tap.HISTORY_FILE).read_bytes(), b"not a database" * 200)
+        self.assertEqual((directory / startup.HISTORY_FILE).read_bytes(), b"not a database" * 200)
 
 
 class PluginTests(SynchronousTestCase):
