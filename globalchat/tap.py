@@ -36,6 +36,7 @@ from globalchat.expose.mapper import (
     pinholeMethods,
 )
 from globalchat.expose.probe import ProbeHelper
+from globalchat.identity.accounts import Accounts
 from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
 from globalchat.expose.stun import firstStunAddress, parseHostPort
@@ -57,6 +58,9 @@ from globalchat.startup import (
 DEFAULT_HISTORY_MAX = 100_000
 
 DEFAULT_PORT = "tcp:12345"
+
+#: What C{--accounts} may be.
+ACCOUNT_MODES = ("on", "required", "off")
 
 #: The limits' defaults live in one place, L{Limits}.
 _DEFAULTS = Limits()
@@ -129,6 +133,9 @@ class Options(usage.Options):
                                      "(default: never)."],
         ["max-send-buffer", None, str(_DEFAULTS.maxSendBuffer), "Bytes kept for a client that stopped "
                                                     "reading before it is dropped."],
+        ["accounts", None, "on", "on: names can be registered (/register) and are then "
+                                 "their owner's; required: only accounts may log in; off: "
+                                 "every name is anyone's, as on a private server."],
         ["client-ca", None, None, "Require on every ssl: port a client certificate signed by "
                                   "this CA (PEM); its common name is the user's name "
                                   "(make one with globalchat-cert)."],
@@ -267,6 +274,9 @@ class Options(usage.Options):
             checkRoom(self["default-room"])
         except ChatError as e:
             raise StartupError(f"--default-room: {e}") from None
+        if self["accounts"] not in ACCOUNT_MODES:
+            raise StartupError(f"--accounts is one of {', '.join(ACCOUNT_MODES)}, "
+                               f"not {self['accounts']!r}")
         if self["client-ca"] is not None:
             try:
                 authority = Path(self["client-ca"]).read_bytes()
@@ -327,13 +337,16 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     raiseFileLimit(config["limits"].maxConnections)
     history, known = historyService(config, reactor)
     stored = config["password-file"]
+    accounts = None if config["accounts"] == "off" else Accounts(history.store,
+                                                                  now=reactor.seconds)
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
               bus=LocalBus(config["announce-limit"]), roomsPerUser=config["max-rooms-per-user"],
-              maxRooms=config["max-rooms"], now=reactor.seconds)
+              maxRooms=config["max-rooms"], accounts=accounts, now=reactor.seconds)
     identity = Identity.forServer(
         hub, password=ServerPasswordChecker(stored) if stored is not None else None,
-        clientCertificates=config["client-ca"] is not None)
+        clientCertificates=config["client-ca"] is not None, accounts=accounts,
+        guests=config["accounts"] != "required", clock=reactor)
     admission = Admission(hub, identity, config["limits"], reactor)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(admission, maxLineLength=config["max-line-length"], probes=probes)
@@ -366,6 +379,8 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
             raise StartupError(str(e)) from None
         if config["client-ca"] is not None and fingerprint is not None:
             tls.requireClientCertificates(endpoint, config["client-ca"])
+        elif accounts is not None and fingerprint is not None:
+            tls.askClientCertificates(endpoint)
         listener = ListeningService(endpoint, factory, description)
         listener.bind()
         listener.setServiceParent(top)

@@ -181,6 +181,35 @@ def requireClientCertificates(endpoint, authority: bytes) -> None:
     )
 
 
+def askClientCertificates(endpoint) -> None:
+    """
+    Make a parsed C{ssl:} server endpoint ask each client for a
+    certificate and take any, or none: an account's bound fingerprint, not
+    a CA, is what makes one count (C{/cert add}).
+    """
+    endpoint._sslContextFactory = _AnyClientCertificate(endpoint._sslContextFactory)
+
+
+class _AnyClientCertificate:
+    """
+    A context factory that asks for, but does not check, client
+    certificates.
+    """
+
+    def __init__(self, wrapped) -> None:
+        self._wrapped = wrapped
+        self._context: SSL.Context | None = None
+
+    def getContext(self) -> SSL.Context:
+        if self._context is None:
+            context = self._wrapped.getContext()
+            context.set_verify(SSL.VERIFY_PEER, lambda connection, x509, error, depth, ok: True)
+            # Needed by OpenSSL whenever it asks clients for certificates.
+            context.set_session_id(b"globalchat")
+            self._context = context
+        return self._context
+
+
 def commonName(certificate: crypto.X509) -> str | None:
     """
     The common name of a (client) certificate, if it has one.

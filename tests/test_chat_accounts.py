@@ -154,7 +154,8 @@ class AccountTests(SynchronousTestCase):
         self.assertNotIn("cid=", "".join(ann.lines()))
         session.lineReceived("/quit")
         _, again = self.chat.connect("@tags Gus", "@id=x.1 /msg Ann other")
-        self.assertIn("PRIV <Gus> @Ann other", "\n".join(again.lines()))
+        self.assertEqual(again.lines()[-1], "ERROR the id x.1 was used for another message: "
+                                            "send this one with a new id")
 
     def test_throttled(self):
         """

@@ -3,6 +3,7 @@ A password-protected server, its password tool and the client, for real.
 """
 
 import subprocess
+import time
 from pathlib import Path
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -72,10 +73,12 @@ class PasswordTests(SynchronousTestCase):
     def test_threeWrongPasswordsBan(self):
         """
         Three wrong passwords ban the address: the connection is cut and
-        new ones are refused.
+        new ones are refused.  Each try waits out the back-off the one
+        before set (1 s, then 2 s).
         """
         raw = RawClient(self, int(self.port))
         for attempt in range(3):
+            time.sleep(attempt and 2 ** (attempt - 1) + 0.2)
             raw.send(b"John\nguess\n")
             self.assertEqual(raw.readLine(), "AUTH John")
             self.assertEqual(raw.readLine(), "ERROR wrong password; give your name again")

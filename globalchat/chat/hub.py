@@ -301,7 +301,7 @@ class Hub:
             raise ChatError("you are in no room: /join ROOM first")
         self._submit(session, Message(self._now(), room.key, session.name, None,
                                       "act" if act else "msg", text,
-                                      self._scoped(session, clientId)))
+                                      clientId))
 
     def private(self, session: Session, target: str, text: str,
                 clientId: str | None = None) -> Deferred[None] | None:
@@ -314,7 +314,7 @@ class Hub:
         """
         key = names.key(target)
         draft = Message(self._now(), None, session.name, key, "priv", text,
-                        self._scoped(session, clientId))
+                        clientId)
         if self.bus.holder(target) is not None or (self.accounts is None and key in self._known):
             self._submit(session, draft)
             return None
@@ -329,15 +329,6 @@ class Hub:
             self.lineDone()
 
         return self.accounts.find(target).addCallback(found)
-
-    def _scoped(self, session: Session, clientId: str | None) -> str | None:
-        """
-        A client's own id for a message, made its own: a guest's is kept
-        apart from whoever used its name before.
-        """
-        if clientId is None or self.accounts is None or session.account is not None:
-            return clientId
-        return f"{session.scope()}/{clientId}"
 
     def _submit(self, session: Session, draft: Message) -> None:
         self.pipeline.submit(session, draft)

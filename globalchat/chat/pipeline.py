@@ -74,7 +74,7 @@ class MessagePipeline:
     def _deliver(self, results: list[tuple[Message, bool]],
                  batch: list[tuple[Session, Message]]) -> None:
         run: list[Message] = []
-        for (session, _), (message, duplicate) in zip(batch, results):
+        for (session, draft), (message, duplicate) in zip(batch, results):
             if message.room is not None and not duplicate:
                 if run and run[0].room != message.room:
                     self._publish(run)
@@ -84,7 +84,12 @@ class MessagePipeline:
             if run:
                 self._publish(run)
                 run = []
-            if duplicate:
+            if duplicate and not _resent(draft, message):
+                # An id used before for another message: whoever sends it
+                # learns nothing of that one.
+                session.send(wire.error(f"the id {draft.clientId} was used for another "
+                                        "message: send this one with a new id"))
+            elif duplicate:
                 # Stored before: the sender only gets its copy back.
                 session.send(session.format(message, self.line(message)), message.id)
             else:
@@ -139,3 +144,12 @@ class MessagePipeline:
         if message.kind == "act":
             return wire.action(name, message.sender, message.text)
         return wire.message(name, message.sender, message.text)
+
+
+def _resent(draft: Message, stored: Message) -> bool:
+    """
+    Whether C{draft} is a re-send of C{stored} (a client that lost the
+    answer to it), not another message under the same id.
+    """
+    return (draft.kind, draft.room, draft.recipient, draft.text) == (
+        stored.kind, stored.room, stored.recipient, stored.text)

@@ -10,7 +10,6 @@ client is sent goes through here: the one writer to an L{IConnection}.
 
 from __future__ import annotations
 
-import secrets
 from collections import deque
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -55,7 +54,7 @@ class Session(Policed):
     """
 
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
-                 "tagged", "resumeFrom", "certified", "account", "_scope", "_logout", "_pendingName", "_held",
+                 "tagged", "resumeFrom", "certified", "account", "_logout", "_pendingName", "_held",
                  "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
 
     def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
@@ -70,7 +69,6 @@ class Session(Policed):
         self.resumeFrom: int | None = None
         self.certified = False
         self.account: str | None = None
-        self._scope: str | None = None
         self._logout: Callable[[], None] | None = None
         #: The name waiting for its password, and the name typed.
         self._pendingName: tuple[str, str] | None = None
@@ -191,15 +189,6 @@ class Session(Policed):
         Its name became an account (or stopped being one).
         """
         self.account = account
-
-    def scope(self) -> str:
-        """
-        What keeps this connection's message ids apart from those of an
-        earlier holder of its name (made when first needed).
-        """
-        if self._scope is None:
-            self._scope = secrets.token_hex(4)
-        return self._scope
 
     def idle(self) -> float:
         """

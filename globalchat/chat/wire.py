@@ -277,9 +277,8 @@ def parse(line: str) -> ServerLine:
 def messageTags(message, own: bool) -> str:
     """
     The tags of a stored message (a L{globalchat.store.interface.Message}):
-    its id and, for its sender only (C{own}), the sender's own id for it
-    (without the scope the server may keep it under, before a C{/}).
+    its id and, for its sender only (C{own}), the sender's own id for it.
     """
     if message.clientId is None or not own:
         return f"id={message.id}"
-    return f"id={message.id};cid={message.clientId.rpartition('/')[2]}"
+    return f"id={message.id};cid={message.clientId}"
