@@ -67,7 +67,11 @@ def parseRate(text: str) -> float:
     return rate
 
 
-def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def hostAddress(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """
+    The address of a peer's host as it is compared with rules: IPv4 for
+    an IPv4-mapped address; C{None} when it is no IP address.
+    """
     try:
         address = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
@@ -165,7 +169,7 @@ class Gatekeeper:
         What connections from C{host} are counted and banned under: the
         address, or for IPv6 its network of C{ipv6Prefix} bits.
         """
-        address = _address(host)
+        address = hostAddress(host)
         if address is None:
             return host
         if address.version == 6 and self.limits.ipv6Prefix < 128:
@@ -178,7 +182,7 @@ class Gatekeeper:
 
         @return: why it is refused, or C{None}.
         """
-        address = _address(host)
+        address = hostAddress(host)
         if address is None:
             return None  # Not an IP connection (a Unix socket): local.
         if any(address in n for n in self.limits.deny if n.version == address.version):

@@ -13,6 +13,7 @@ import errno
 import ipaddress
 import resource
 from pathlib import Path
+from typing import Callable
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import Service
@@ -34,6 +35,8 @@ from twisted.logger import (
 )
 
 from globalchat import tls
+from globalchat.chat.errors import ChatError
+from globalchat.chat.text import checkText
 from globalchat.commandline import whyUnusable
 from globalchat.expose.gateway import globalIPv6Addresses
 from globalchat.expose.mapper import (
@@ -320,3 +323,50 @@ def historyService(config,
         log.info("history in {path} ({count} names known)",
                  path=str(config["data-dir"] / HISTORY_FILE), count=len(known))
     return service, known
+
+
+class StateLoader(Service):
+    """
+    Reads state the chat keeps in the store (bans, rooms, operators) once
+    the store runs; a failure is logged, and the server goes on without it.
+    """
+
+    def __init__(self, load: Callable[[], Deferred], what: str) -> None:
+        self._load = load
+        self._what = what
+
+    def startService(self) -> None:
+        super().startService()
+        self._load().addErrback(
+            lambda f: log.failure("reading the {what} failed", f, what=self._what))
+
+
+def readLines(option: str, path: Path) -> list[str]:
+    """
+    The lines of a text file an option names (C{--motd}, C{--operators}).
+
+    @raise StartupError: naming the option, the file and the problem: it
+        cannot be read, is not UTF-8, or holds control characters.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise StartupError(f"cannot read --{option} {path}: {whyUnusable(e, 'UTF-8 text')}") from None
+    for number, line in enumerate(lines, 1):
+        checkedLine(checkText, option, path, line, number)
+    return lines
+
+
+def checkedLine(check: Callable[[str], object], option: str, path: Path, line: str,
+            number: int | None = None) -> str:
+    """
+    C{line} of the file C{--option} names, once C{check} takes it.
+
+    @raise StartupError: with the check's words, the file and the line.
+    """
+    try:
+        check(line.strip())
+    except ChatError as e:
+        where = f", line {number}" if number is not None else ""
+        raise StartupError(f"--{option} {path}{where}: {e}") from None
+    return line.strip()

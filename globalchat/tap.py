@@ -24,9 +24,9 @@ from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
 from globalchat.chat.admission import Admission
 from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT, LocalBus
+from globalchat.chat.moderation import Moderation
 from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER, Hub
-from globalchat.chat.text import checkText
-from globalchat.chat.names import checkRoom
+from globalchat.chat.names import checkName, checkRoom
 from globalchat.commandline import didYouMean, helpPointer, whyUnusable
 from globalchat.expose.gateway import defaultGateway
 from globalchat.expose.mapper import (
@@ -44,6 +44,9 @@ from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory
 from globalchat.startup import (
     ListeningService,
+    StateLoader,
+    checkedLine,
+    readLines,
     historyService,
     SecurityLog,
     StartupError,
@@ -136,6 +139,8 @@ class Options(usage.Options):
         ["accounts", None, "on", "on: names can be registered (/register) and are then "
                                  "their owner's; required: only accounts may log in; off: "
                                  "every name is anyone's, as on a private server."],
+        ["operators", None, None, "A file of account names, one a line, who are server "
+                                  "operators (with --accounts on or required)."],
         ["client-ca", None, None, "Require on every ssl: port a client certificate signed by "
                                   "this CA (PEM); its common name is the user's name "
                                   "(make one with globalchat-cert)."],
@@ -277,6 +282,12 @@ class Options(usage.Options):
         if self["accounts"] not in ACCOUNT_MODES:
             raise StartupError(f"--accounts is one of {', '.join(ACCOUNT_MODES)}, "
                                f"not {self['accounts']!r}")
+        if self["operators"] is not None:
+            if self["accounts"] == "off":
+                raise StartupError("--operators needs accounts: drop --accounts off")
+            self["operators"] = [checkedLine(checkName, "operators", self["operators"], line)
+                                 for line in readLines("operators", Path(self["operators"]))
+                                 if line.strip() and not line.startswith("#")]
         if self["client-ca"] is not None:
             try:
                 authority = Path(self["client-ca"]).read_bytes()
@@ -290,17 +301,7 @@ class Options(usage.Options):
                 self["password-file"] = loadPasswordFile(Path(self["password-file"]))
             except ValueError as e:
                 raise StartupError(f"--password-file: {e}") from None
-        motd, self["motd"] = self["motd"], []
-        if motd is not None:
-            try:
-                self["motd"] = Path(motd).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError) as e:
-                raise StartupError(f"cannot read --motd {motd}: {whyUnusable(e, 'UTF-8 text')}") from None
-            for text in self["motd"]:
-                try:
-                    checkText(text)
-                except ChatError:
-                    raise StartupError(f"--motd {motd}: control characters are not allowed") from None
+        self["motd"] = readLines("motd", Path(self["motd"])) if self["motd"] else []
         self["expose-lease"] = _positiveInt("expose-lease", self["expose-lease"], 7 * 24 * 3600)
         try:
             rate = parseRate(self["rate"])
@@ -339,10 +340,13 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     stored = config["password-file"]
     accounts = None if config["accounts"] == "off" else Accounts(history.store,
                                                                   now=reactor.seconds)
+    moderation = None if accounts is None else Moderation(history.store, reactor.seconds,
+                                                          config["operators"] or ())
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
               bus=LocalBus(config["announce-limit"]), roomsPerUser=config["max-rooms-per-user"],
-              maxRooms=config["max-rooms"], accounts=accounts, now=reactor.seconds)
+              maxRooms=config["max-rooms"], accounts=accounts, moderation=moderation,
+              now=reactor.seconds)
     identity = Identity.forServer(
         hub, password=ServerPasswordChecker(stored) if stored is not None else None,
         clientCertificates=config["client-ca"] is not None, accounts=accounts,
@@ -354,6 +358,8 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
     # First in, last out: the history closes after the listeners stop.
     history.setServiceParent(top)
     admission.setServiceParent(top)
+    if moderation is not None:
+        StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)
     if config["log-json"] is not None:
         path = Path(config["log-json"])
         try:

@@ -8,10 +8,20 @@ from OpenSSL import crypto
 from twisted.internet.task import Clock
 from zope.interface import implementer
 
+from twisted.internet.defer import maybeDeferred
+
 from globalchat.chat.admission import Admission
+from globalchat.chat.hub import Hub
+from globalchat.chat.moderation import Moderation
+from globalchat.identity.accounts import Accounts
+from globalchat.identity.portal import Identity
+from globalchat.store.memory import MemoryStore
 from globalchat.chat.connection import IConnection
 from globalchat.policy import Limits
 from globalchat.tls import issueCertificate
+
+#: Noon of the day the tests' messages are stamped with.
+NOON = 1795780800.0
 
 #: Limits that a scripted conversation never reaches.
 GENEROUS = Limits(maxPerIP=None, maxConnections=None, rate=1e9, burst=1e9)
@@ -64,6 +74,34 @@ def clientCertificate(directory, name):
     directory.mkdir()
     issueCertificate(directory / "cert.pem", directory / "key.pem", name, client=True)
     return crypto.load_certificate(crypto.FILETYPE_PEM, (directory / "cert.pem").read_bytes())
+
+
+class Chat:
+    """
+    A hub with accounts, and helpers to connect to it.
+    """
+
+    def __init__(self, guests=True, operators=()):
+        self.clock = Clock()
+        self.clock.advance(NOON)
+        self.store = MemoryStore()
+        accounts = Accounts(self.store, defer=maybeDeferred, now=self.clock.seconds)
+        self.moderation = Moderation(self.store, self.clock.seconds, operators)
+        self.moderation.load()
+        self.hub = Hub(store=self.store, accounts=accounts, moderation=self.moderation,
+                       now=self.clock.seconds)
+        identity = Identity.forServer(self.hub, accounts=accounts, guests=guests,
+                                      clock=self.clock)
+        self.admission = Admission(self.hub, identity, GENEROUS, self.clock)
+        self.strikes = []
+        self.admission.strike = self.strikes.append
+
+    def connect(self, *lines, host="198.51.100.9", certificate=None):
+        recorder = Recorder(peer=f"{host}:4000", certificate=certificate)
+        session = self.admission.connect(recorder)
+        for line in lines:
+            session.lineReceived(line)
+        return session, recorder
 
 
 class Users:

@@ -4,44 +4,11 @@ only their owner, guests keep working (L{globalchat.chat.accountcommands},
 L{globalchat.identity}).
 """
 
-from twisted.internet.defer import maybeDeferred
-from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from globalchat.chat.admission import Admission
-from globalchat.chat.hub import Hub
-from globalchat.identity.accounts import Accounts
-from globalchat.identity.portal import Identity
-from globalchat.store.memory import MemoryStore
-from tests.chatfakes import GENEROUS, Recorder, clientCertificate
+from tests.chatfakes import Chat, clientCertificate
 
 GREETING = "Hello Good morning !!!! ::: {}"
-NOON = 1795780800.0
-
-
-class Chat:
-    """
-    A hub with accounts, and helpers to connect to it.
-    """
-
-    def __init__(self, guests=True):
-        self.clock = Clock()
-        self.clock.advance(NOON)
-        self.store = MemoryStore()
-        accounts = Accounts(self.store, defer=maybeDeferred, now=self.clock.seconds)
-        self.hub = Hub(store=self.store, accounts=accounts, now=self.clock.seconds)
-        identity = Identity.forServer(self.hub, accounts=accounts, guests=guests,
-                                      clock=self.clock)
-        self.admission = Admission(self.hub, identity, GENEROUS, self.clock)
-        self.strikes = []
-        self.admission.strike = self.strikes.append
-
-    def connect(self, *lines, host="198.51.100.9", certificate=None):
-        recorder = Recorder(peer=f"{host}:4000", certificate=certificate)
-        session = self.admission.connect(recorder)
-        for line in lines:
-            session.lineReceived(line)
-        return session, recorder
 
 
 class AccountTests(SynchronousTestCase):

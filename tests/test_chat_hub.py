@@ -280,8 +280,8 @@ class ConversationTests(SynchronousTestCase):
         self.users.clear()
         for line, error in [
             ("/dance", "ERROR unknown command /dance: see /help"),
-            ("/join", "ERROR usage: /join ROOM"),
-            ("/join a b", "ERROR usage: /join ROOM"),
+            ("/join", "ERROR usage: /join ROOM [KEY]"),
+            ("/join a b c", "ERROR usage: /join ROOM [KEY]"),
             ("/join bad!room", "ERROR invalid room 'bad!room': use 1-32 letters, digits, '_', '-' or '.'"),
             ("/msg Bob", "ERROR usage: /msg NAME TEXT"),
             ("/me", "ERROR usage: /me ACTION"),

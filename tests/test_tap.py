@@ -77,6 +77,26 @@ class OptionsTests(SynchronousTestCase):
             self.assertIn("--greeting", str(e))
             self.assertTrue(str(e).startswith("globalchat: "))
 
+    def test_accountsAndOperators(self):
+        """
+        --accounts takes on, required or off; --operators reads account
+        names, one a line, and names a bad file or line in one line.
+        """
+        self.assertEqual(self.parse()["accounts"], "on")
+        e = self.assertRaises(tap.StartupError, self.parse, "--accounts", "maybe")
+        self.assertEqual(str(e), "globalchat: --accounts is one of on, required, off, not 'maybe'")
+        operators = Path(self.mktemp())
+        operators.write_text("# who keeps order\nAnn\n\nbob\n", encoding="utf-8")
+        self.assertEqual(self.parse("--operators", str(operators))["operators"], ["Ann", "bob"])
+        e = self.assertRaises(tap.StartupError, self.parse, "--operators", "/no/such/file")
+        self.assertIn("cannot read --operators /no/such/file", str(e))
+        operators.write_text("not a name\n", encoding="utf-8")
+        e = self.assertRaises(tap.StartupError, self.parse, "--operators", str(operators))
+        self.assertIn(f"--operators {operators}: invalid name 'not a name'", str(e))
+        e = self.assertRaises(tap.StartupError, self.parse, "--operators", str(operators),
+                              "--accounts", "off")
+        self.assertIn("--operators needs accounts", str(e))
+
     def test_roomAndMotd(self):
         """
         The default room is checked and the MOTD file read at start.

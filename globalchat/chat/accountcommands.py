@@ -89,6 +89,7 @@ class AccountCommands:
 
         def dropped(_: None) -> None:
             session.registered(None)
+            self._hub.registered(session)
             self.log.info("{name} dropped its account", name=session.name, security="unregistered")
             session.answer(wire.info(f"{session.name} is no longer an account"))
 

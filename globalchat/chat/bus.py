@@ -231,6 +231,14 @@ class LocalBus:
         plain = tagged = None
         senders = {m.sender for m in run if m.clientId is not None}
         for member in list(room.members.values()):
+            if member.ignoring:
+                kept = [(m, line) for m, line in zip(run, lines)
+                        if names.key(m.sender) not in member.ignoring]
+                if len(kept) < len(run):
+                    if kept:
+                        member.sendRun([m for m, _ in kept], [line for _, line in kept],
+                                       b"".join(member.format(m, line) for m, line in kept))
+                    continue
             if member.tagged and member.name in senders:
                 block = b"".join(member.format(m, line) for m, line in zip(run, lines))
             elif member.tagged:
@@ -252,7 +260,9 @@ class LocalBus:
         if recipient is None:
             return False
         for target in {id(s): s for s in (sender, recipient)}.values():
-            target.send(target.format(message, line), message.id)
+            if target is sender or not (target.ignoring and
+                                        names.key(message.sender) in target.ignoring):
+                target.send(target.format(message, line), message.id)
         return True
 
     def _audience(self, room: Room, session: Session) -> Iterable[Session]:

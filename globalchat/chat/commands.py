@@ -32,7 +32,7 @@ DEFAULT_HISTORY = 20
 
 #: Usage and description of every command, in the order /help lists them.
 USAGE = {
-    "join": ("/join ROOM", "join ROOM (creating it) and make it your current room"),
+    "join": ("/join ROOM [KEY]", "join ROOM (creating it) and make it your current room"),
     "part": ("/part [ROOM] [REASON]", "leave ROOM (default: the current room)"),
     "rooms": ("/rooms", "list the rooms with their member counts and topics"),
     "who": ("/who [ROOM]", "list the members of ROOM (default: the current room)"),
@@ -100,15 +100,19 @@ class Commands:
 
     def _room(self, session: Session, name: str):
         if name:
-            return self._hub.room(name)
+            room = self._hub.room(name)
+            if not self._hub.visible(session, room):
+                raise ChatError(f"no room #{room.name}: /join it to create it")
+            return room
         if session.current is None:
             raise ChatError("you are in no room: /join ROOM first")
         return session.current
 
     def cmd_join(self, session: Session, arguments: str) -> None:
-        if not arguments or " " in arguments:
+        words = arguments.split()
+        if len(words) not in (1, 2):
             raise _usage("join")
-        session.waitFor(self._hub.join(session, arguments), wire.ok("join"))
+        session.waitFor(self._hub.join(session, *words), wire.ok("join"))
 
     def cmd_history(self, session: Session, arguments: str) -> None:
         words = arguments.split()
@@ -138,7 +142,8 @@ class Commands:
         if arguments:
             raise _usage("rooms")
         for room in sorted(self._hub.bus.rooms(), key=lambda r: r.name.casefold()):
-            session.reply(wire.roomInfo(room.name, len(room.members), room.topic))
+            if self._hub.visible(session, room):
+                session.reply(wire.roomInfo(room.name, len(room.members), room.topic))
         session.reply(wire.ok("rooms"))
 
     def cmd_who(self, session: Session, arguments: str) -> None:

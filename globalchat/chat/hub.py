@@ -22,6 +22,7 @@ from globalchat.chat import names, wire
 from globalchat.chat.bus import IBus, LocalBus, Room
 from globalchat.chat.accountcommands import AccountCommands
 from globalchat.chat.commands import MAX_HISTORY, Commands
+from globalchat.chat.modcommands import ModerationCommands
 from globalchat.chat.errors import ChatError
 from globalchat.chat.pipeline import MessagePipeline
 from globalchat.chat.session import Session
@@ -30,6 +31,7 @@ from globalchat.store.interface import IMessageStore, Known, Message
 from globalchat.store.memory import MemoryStore
 
 if TYPE_CHECKING:
+    from globalchat.chat.moderation import Moderation
     from globalchat.identity.accounts import Accounts
 
 #: How many of a room's last messages a joiner is shown (C{--backlog}).
@@ -64,6 +66,7 @@ class Hub:
                  known: dict[str, Known] | None = None, backlog: int = DEFAULT_BACKLOG,
                  bus: IBus | None = None, roomsPerUser: int = DEFAULT_ROOMS_PER_USER,
                  maxRooms: int = DEFAULT_MAX_ROOMS, accounts: Accounts | None = None,
+                 moderation: Moderation | None = None,
                  now=time.time) -> None:
         """
         @param known: the names the store knows (L{IMessageStore.load}).
@@ -81,8 +84,11 @@ class Hub:
         self.roomsPerUser = roomsPerUser
         self.maxRooms = maxRooms
         self.accounts = accounts
-        self.commands = (Commands(self) if accounts is None
-                         else Commands(self, AccountCommands(self, accounts)))
+        self.moderation = moderation
+        groups = [AccountCommands(self, accounts)] if accounts is not None else []
+        if moderation is not None:
+            groups.append(ModerationCommands(self, moderation))
+        self.commands = Commands(self, *groups)
         #: Every name that logged in before and is not logged in now, by key.
         self._known = dict(known or {})
         self._now = now
@@ -134,7 +140,8 @@ class Hub:
         known = self._known.pop(owner, None) if owner is not None else None
         rooms = (self.defaultRoom,)
         if session.resumeFrom is not None and known is not None and known.rooms:
-            rooms = known.rooms
+            rooms = [room for room in known.rooms if self.moderation is None
+                     or self.moderation.readable(session, names.key(room))]
         if owner is not None:
             self._remember(name, known.rooms if known is not None else (), away=False)
         for room in rooms:
@@ -161,10 +168,20 @@ class Hub:
 
     def registered(self, session: Session) -> None:
         """
-        C{session}'s name became an account: from now on it is known, and
-        gets private messages while away.
+        C{session}'s name became an account (or stopped being one): from
+        now on it is known, and gets private messages while away.
         """
-        self._remember(session.name, [room.name for room in session.rooms], away=False)
+        if session.account is not None:
+            self._remember(session.name, [room.name for room in session.rooms], away=False)
+        if self.moderation is not None:
+            self.moderation.accountChanged(names.key(session.name), session.account is not None)
+
+    def visible(self, session: Session, room: Room) -> bool:
+        """
+        Whether C{session} may see that C{room} exists (a secret room only
+        to its members).
+        """
+        return self.moderation is None or self.moderation.visible(session, room)
 
     def _resumable(self, missed: list[Message], session: Session) -> list[Message]:
         """
@@ -211,11 +228,15 @@ class Hub:
 
     # -- rooms and names -------------------------------------------------
 
-    def join(self, session: Session, name: str) -> Deferred[None]:
+    def join(self, session: Session, name: str, key: str | None = None) -> Deferred[None]:
         """
         Put C{session} in room C{name}, creating it, and make it current;
         fires once it has been shown the room's last messages.
+
+        @param key: the room's key, if it has one.
         """
+        if self.moderation is not None:
+            self.moderation.checkJoin(session, names.key(names.checkRoom(name)), key)
         existing = self.bus.room(names.checkRoom(name))
         if existing is None and len(self.bus.rooms()) >= self.maxRooms:
             raise ChatError(f"this server has {self.maxRooms} rooms, its most: join one of "
@@ -223,6 +244,9 @@ class Hub:
         if existing not in session.rooms and len(session.rooms) >= self.roomsPerUser:
             raise ChatError(f"you are in {self.roomsPerUser} rooms, the most: /part one first")
         room, new = self.bus.enter(session, name)
+        record = self.moderation.record(room.key) if self.moderation is not None else None
+        if record is not None and record.topic and not room.topic:
+            room.topic = record.topic
         if not new:
             return succeed(None)
         return self._catchUp(session, self.store.history(room.key, self.backlog))
@@ -275,6 +299,10 @@ class Hub:
         Set the topic of C{room}, telling its members.
         """
         checkNoBidi(text, "a topic")
+        if self.moderation is not None:
+            self.moderation.checkTopic(session, room.key)
+            if self.moderation.record(room.key) is not None:
+                self.moderation.change(room.key, topic=text)
         self.bus.setTopic(session, room, text)
 
     def quit(self, session: Session, reason: str) -> None:
@@ -299,6 +327,8 @@ class Hub:
         room = session.current
         if room is None:
             raise ChatError("you are in no room: /join ROOM first")
+        if self.moderation is not None:
+            self.moderation.checkSpeak(session, room.key)
         self._submit(session, Message(self._now(), room.key, session.name, None,
                                       "act" if act else "msg", text,
                                       clientId))
@@ -312,6 +342,8 @@ class Hub:
 
         @return: a Deferred when the recipient has to be looked up first.
         """
+        if self.moderation is not None:
+            self.moderation.checkSpeak(session, None)
         key = names.key(target)
         draft = Message(self._now(), None, session.name, key, "priv", text,
                         clientId)

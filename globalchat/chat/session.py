@@ -54,7 +54,7 @@ class Session(Policed):
     """
 
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
-                 "tagged", "resumeFrom", "certified", "account", "_logout", "_pendingName", "_held",
+                 "tagged", "resumeFrom", "certified", "account", "ignoring", "_logout", "_pendingName", "_held",
                  "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
 
     def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
@@ -69,6 +69,8 @@ class Session(Policed):
         self.resumeFrom: int | None = None
         self.certified = False
         self.account: str | None = None
+        #: The name keys whose lines it does not want (made on first use).
+        self.ignoring: set[str] | None = None
         self._logout: Callable[[], None] | None = None
         #: The name waiting for its password, and the name typed.
         self._pendingName: tuple[str, str] | None = None
@@ -189,6 +191,23 @@ class Session(Policed):
         Its name became an account (or stopped being one).
         """
         self.account = account
+
+    def ignore(self, key: str) -> None:
+        """
+        Stop delivering the lines of the name C{key} to it.
+        """
+        if self.ignoring is None:
+            self.ignoring = set()
+        self.ignoring.add(key)
+
+    def unignore(self, key: str) -> bool:
+        """
+        Deliver the lines of the name C{key} again; whether it was ignored.
+        """
+        if not self.ignoring or key not in self.ignoring:
+            return False
+        self.ignoring.discard(key)
+        return True
 
     def idle(self) -> float:
         """

@@ -74,6 +74,9 @@ class ChatRealm:
         if IChatUser not in interfaces:
             raise NotImplementedError("globalchat only makes chat users")
         names.checkName(avatarId.name)
+        if self._hub.moderation is not None:
+            self._hub.moderation.checkLogin(avatarId.name, avatarId.account,
+                                            mind.connection.host)
         self._hub.bus.claim(mind, avatarId.name)
         user = ChatUser(avatarId.name, avatarId.account)
         return IChatUser, user, lambda: self._hub.quit(mind, "connection closed")
