@@ -35,3 +35,19 @@ class TextTests(SynchronousTestCase):
         self.assertEqual(parseCount("12", "no"), 12)
         e = self.assertRaises(ChatError, parseCount, "²", "resume= needs a message id")
         self.assertEqual(str(e), "resume= needs a message id")
+
+
+class NameFoldingTests(SynchronousTestCase):
+    def test_precis(self):
+        """
+        Names are compared after PRECIS UsernameCaseMapped: case and width
+        do not make another name; characters PRECIS refuses (compatibility
+        forms such as a superscript) make no valid name.
+        """
+        from globalchat.chat import names
+
+        self.assertEqual({names.key(n) for n in ("John", "JOHN", "Ｊｏｈｎ")}, {"john"})
+        self.assertEqual(names.key("ΣΑΣ"), names.key("σας"))
+        for bad in ("x²", "ǅemal", "ﬁsh"):
+            self.assertRaises(ChatError, names.checkName, bad)
+        self.assertEqual(names.checkName("Zoë_2.0-x"), "Zoë_2.0-x")

@@ -2,7 +2,8 @@
 """
 What a user name or a room name may be, and when two are the same.
 
-Names are compared after NFKC normalisation and case folding, so
+User names are compared after PRECIS UsernameCaseMapped folding (RFC
+8265: width mapping, lower case, NFC; the precis-i18n package), so
 C{John}, C{JOHN} and C{Ｊｏｈｎ} (full-width) are one name: nobody can
 pass for someone else with a look-alike spelling of this kind.  Names
 that only look alike (C{alice} and C{аlice} with a Cyrillic a) differ,
@@ -17,17 +18,34 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
+import precis_i18n
+
 from globalchat.chat.errors import ChatError
 
 MAX_NAME = 32
 _PUNCTUATION = set("_-.")
 
 
+_PRECIS = precis_i18n.get_profile("UsernameCaseMapped")
+
+
+@lru_cache(maxsize=65536)
 def key(name: str) -> str:
     """
-    The form two names are compared in.
+    The form two names are compared in: PRECIS UsernameCaseMapped, applied
+    until it no longer changes (as RFC 8265 allows it to need); for text
+    PRECIS refuses (a room name, a name being looked up), NFKC and case
+    folding.
     """
-    return unicodedata.normalize("NFKC", name).casefold()
+    try:
+        for _ in range(4):
+            folded = _PRECIS.enforce(name)
+            if folded == name:
+                break
+            name = folded
+        return folded
+    except UnicodeError:
+        return unicodedata.normalize("NFKC", name).casefold()
 
 
 #: Digits that pass for letters in most fonts.
@@ -69,6 +87,14 @@ def skeleton(name: str) -> str:
     return "".join(_ASCII_ALIKE.get(c, c) for c in "".join(shape).casefold())
 
 
+def _precis(name: str) -> bool:
+    try:
+        _PRECIS.enforce(name)
+    except UnicodeError:
+        return False
+    return True
+
+
 def _valid(name: str) -> bool:
     return 0 < len(name) <= MAX_NAME and all(
         c in _PUNCTUATION or unicodedata.category(c)[0] in "LN" for c in name
@@ -81,7 +107,7 @@ def checkName(name: str) -> str:
 
     @raise ChatError: naming the rule it breaks.
     """
-    if not _valid(name):
+    if not _valid(name) or not _precis(name):
         raise ChatError(
             f"invalid name {name[:40]!r}: use 1-{MAX_NAME} letters, digits, '_', '-' or '.'"
         )
