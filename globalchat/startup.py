@@ -370,3 +370,16 @@ def checkedLine(check: Callable[[str], object], option: str, path: Path, line: s
         where = f", line {number}" if number is not None else ""
         raise StartupError(f"--{option} {path}{where}: {e}") from None
     return line.strip()
+
+
+def warnWithoutCertificates(endpoint: str, accounts: bool) -> None:
+    """
+    Say at start what a port without TLS allows beside C{--client-ca}
+    ports, where certificates name the users.
+    """
+    log.warn("{endpoint} is not TLS, so --client-ca does not apply to it: {what}",
+             endpoint=endpoint, what=(
+                 "a certificate's name is its holder's on every port from their first login, "
+                 "and any other name can be used there" if accounts else
+                 "with --accounts off, anyone there can use a certificate holder's name: "
+                 "listen on ssl: ports only"))

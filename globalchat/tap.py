@@ -46,6 +46,7 @@ from globalchat.startup import (
     ListeningService,
     StateLoader,
     checkedLine,
+    warnWithoutCertificates,
     readLines,
     historyService,
     SecurityLog,
@@ -387,6 +388,8 @@ def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiSe
             tls.requireClientCertificates(endpoint, config["client-ca"])
         elif accounts is not None and fingerprint is not None:
             tls.askClientCertificates(endpoint)
+        elif config["client-ca"] is not None:
+            warnWithoutCertificates(description, accounts is not None)
         listener = ListeningService(endpoint, factory, description)
         listener.bind()
         listener.setServiceParent(top)

@@ -201,3 +201,32 @@ class RequiredTests(SynchronousTestCase):
         chat = Chat(guests=False)
         session, lines = chat.connect("John", "whatever1")
         self.assertEqual(lines.lines(), ["AUTH John", "ERROR wrong password; give your name again"])
+
+
+class CertificateNameTests(SynchronousTestCase):
+    def test_nameKeptOnEveryPort(self):
+        """
+        With --client-ca, a certificate's name becomes its holder's the
+        first time it logs in: a guest using it is put out, and nobody can
+        take it later on a port without certificates, with any password.
+        """
+        from globalchat.chat.admission import Admission
+        from globalchat.identity.portal import Identity
+        from tests.chatfakes import GENEROUS
+
+        chat = Chat()
+        chat.admission = Admission(chat.hub, Identity.forServer(
+            chat.hub, clientCertificates=True, accounts=chat.hub.accounts, clock=chat.clock),
+            GENEROUS, chat.clock)
+        guest, guestLines = chat.connect("alice")
+        guestLines.lines()
+        certificate = clientCertificate(self.mktemp(), "alice")
+        _, alice = chat.connect("whoever", certificate=certificate)
+        self.assertEqual(alice.lines()[:2], [GREETING.format("alice"), "NICK whoever alice"])
+        self.assertEqual(guestLines.lines()[0],
+                         "ERROR alice is an account, and its owner has just logged in")
+        self.assertTrue(guestLines.closed)
+        chat.hub.bus.holder("alice").lineReceived("/quit")
+        mallory, lines = chat.connect("alice", host="198.51.100.66")
+        mallory.lineReceived("anything-at-all")
+        self.assertEqual(lines.lines(), ["AUTH alice", "ERROR wrong password; give your name again"])

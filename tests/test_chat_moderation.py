@@ -240,3 +240,18 @@ class RoomTests(SynchronousTestCase):
         self.assertEqual(self.bobLines.lines(), ["PART #tea Bob kicked by Ann: rude"])
         self.bob.lineReceived("/join tea")
         self.assertEqual(self.bobLines.lines(), ["ERROR you are banned from that room"])
+
+
+class WhoisTests(SynchronousTestCase):
+    def test_addressForOperatorsOnly(self):
+        """
+        /whois shows where a user connects from to operators, nobody else.
+        """
+        chat = Chat(operators=["Root"])
+        root, rootLines = chat.connect("Root", "/register root-password")
+        bob, bobLines = chat.connect("Bob", host="198.51.100.20")
+        rootLines.lines()
+        root.lineReceived("/whois Bob")
+        bob.lineReceived("/whois Root")
+        self.assertIn("from 198.51.100.20:4000", rootLines.lines()[0])
+        self.assertNotIn("198.51.100", bobLines.lines()[0])

@@ -116,6 +116,8 @@ class AccountCommands:
             where = "not online"
         else:
             where = f"online, idle {online.idle():.0f} s"
+            if self._hub.moderation is not None and self._hub.moderation.isOperator(session):
+                where += f", from {online.connection.peer}"
             rooms = [room.name for room in online.rooms if room in session.rooms]
             if rooms:
                 where += ", with you in " + " ".join(f"#{room}" for room in rooms)

@@ -157,7 +157,10 @@ class Session(Policed):
                                                                "last message you saw")
         self.tagged = self.tagged or "tags" in tags or "resume" in tags
         name = identity.nameFor(typed, self.connection.certificate)
-        self._hub.checkFree(name)
+        if not (identity.certified and self.connection.certificate is not None):
+            # Early, before any password; but a CA-signed certificate may
+            # log in to its name while a guest holds it: the realm decides.
+            self._hub.checkFree(name)
 
         def begun(loggedIn: bool) -> bool:
             if not loggedIn and not self.gone:

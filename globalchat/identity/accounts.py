@@ -24,6 +24,11 @@ from globalchat.store.accounts import Account, IAccountStore
 #: The shortest password an account may have.
 MIN_PASSWORD = 8
 
+#: The password hash of an account whose name a CA-signed client
+#: certificate gives (C{--client-ca}): no password logs in to it, so the
+#: name is its certificate holder's on every port.
+CERTIFICATE_ONLY = "certificate-only"
+
 #: The most certificates one account may have bound.
 MAX_CERTIFICATES = 10
 
@@ -84,6 +89,22 @@ class Accounts:
         if not await self.store.createAccount(account):
             raise ChatError(f"{name} is registered already")
         return account
+
+    def reserve(self, name: str) -> Deferred[str]:
+        """
+        Keep C{name} for the holder of a CA-signed certificate naming it:
+        an account no password logs in to, unless it is one already.
+
+        @return: the account's key.
+        """
+        return ensureDeferred(self._reserve(name))
+
+    async def _reserve(self, name: str) -> str:
+        key = names.key(name)
+        if await self.store.account(key) is None:
+            await self.store.createAccount(Account(key, name, names.skeleton(name),
+                                                   CERTIFICATE_ONLY, self._now()))
+        return key
 
     def verify(self, passwordHash: str, password: str) -> Deferred[bool]:
         """

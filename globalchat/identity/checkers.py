@@ -25,6 +25,8 @@ from globalchat.auth import hashPassword, verifyPassword
 from globalchat.chat import names
 from globalchat.tls import certificateDigest, commonName
 
+from globalchat.identity.accounts import CERTIFICATE_ONLY
+
 if TYPE_CHECKING:
     from globalchat.identity.accounts import Accounts
 
@@ -136,20 +138,30 @@ class ClientCertificateChecker:
 
     @param passwords: also checks the server password under that name,
         when the server asks for both.
+    @param accounts: with accounts on, the name is kept for the
+        certificate's holder, as an account no password logs in to, so
+        nobody takes it on another port.
     """
 
     credentialInterfaces = (IClientCertificate,)
 
-    def __init__(self, passwords: ServerPasswordChecker | None = None) -> None:
+    def __init__(self, passwords: ServerPasswordChecker | None = None,
+                 accounts: Accounts | None = None) -> None:
         self._passwords = passwords
+        self._accounts = accounts
 
     def requestAvatarId(self, credentials: ClientCertificate) -> Deferred[Login]:
+        return ensureDeferred(self._check(credentials))
+
+    async def _check(self, credentials: ClientCertificate) -> Login:
         name = certificateName(credentials.certificate)
         if name is None:
             raise UnauthorizedLogin("no client certificate with a name")
-        if self._passwords is None:
-            return succeed(Login(name))
-        return self._passwords.requestAvatarId(UsernamePassword(name, credentials.password))
+        if self._passwords is not None:
+            await self._passwords.requestAvatarId(UsernamePassword(name, credentials.password))
+        if self._accounts is None:
+            return Login(name)
+        return Login(name, await self._accounts.reserve(name))
 
 
 @implementer(ICredentialsChecker)
@@ -173,9 +185,10 @@ class AccountPasswordChecker:
         account = await self._accounts.find(credentials.username)
         if account is None and self._server is not None:
             return await self._server.requestAvatarId(credentials)
-        stored = account.passwordHash if account is not None else _NOBODY
+        usable = account is not None and account.passwordHash != CERTIFICATE_ONLY
+        stored = account.passwordHash if usable else _NOBODY
         right = await self._accounts.verify(stored, credentials.password)
-        if account is None or not right:
+        if not usable or not right:
             raise UnauthorizedLogin("wrong name or password")
         return Login(account.display, account.key)
 

@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from globalchat.chat import names
+from globalchat.chat import names, wire
 from globalchat.chat.errors import ChatError, WrongPassword
 from globalchat.identity.accounts import Accounts
 from globalchat.identity.checkers import (
@@ -77,6 +77,14 @@ class ChatRealm:
         if self._hub.moderation is not None:
             self._hub.moderation.checkLogin(avatarId.name, avatarId.account,
                                             mind.connection.host)
+        holder = self._hub.bus.holder(avatarId.name)
+        if holder is not None and holder is not mind and avatarId.account is not None \
+                and holder.account is None:
+            # A guest kept the name warm; its owner is here.
+            holder.send(wire.error(f"{avatarId.name} is an account, and its owner has just "
+                                   "logged in"))
+            self._hub.quit(holder, "name reclaimed by its owner")
+            holder.close()
         self._hub.bus.claim(mind, avatarId.name)
         user = ChatUser(avatarId.name, avatarId.account)
         return IChatUser, user, lambda: self._hub.quit(mind, "connection closed")
@@ -128,7 +136,7 @@ class Identity:
         elif password is not None:
             checkers.append(password)
         if clientCertificates:
-            checkers.append(ClientCertificateChecker(password))
+            checkers.append(ClientCertificateChecker(password, accounts))
         return cls(Portal(ChatRealm(hub), checkers), accounts, password is not None,
                    clientCertificates, guests, LoginThrottle(clock) if clock else None)
 
