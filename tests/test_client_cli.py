@@ -315,9 +315,12 @@ class AccountTests(SynchronousTestCase):
 
     def test_noPasswordInPipe(self):
         """
-        A script with no password to give is told where to give one.
+        A script with no password to give is told where to give one, and
+        exits 1 even when its input had ended before the server asked.
         """
-        client = self.start("--name", "Bea")
+        client = self.start()
+        client.inputLine(b"Bea")
+        client.inputEnded()
         self.connection.say("AUTH Bea")
         self.assertEqual(self.successResultOf(client.done), 1)
         self.assertEqual(self.stderr.getvalue().splitlines()[-1],

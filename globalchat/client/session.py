@@ -200,10 +200,11 @@ class ChatSession:
     def idle(self) -> bool:
         """
         Whether the server has answered everything the user gave, on a
-        connection that is up and logged in (or never was).
+        connection that is up and logged in (or never was), with no
+        password due.
         """
         replies = self._replies
-        return (replies is not None and not self.unanswered
+        return (replies is not None and not self.unanswered and not replies.loggingIn
                 and (replies.name is not None or self.state.name is None))
 
     @property
