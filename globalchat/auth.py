@@ -82,6 +82,19 @@ def loadPasswordFile(path: Path) -> str:
     return line
 
 
+def askNewPassword(prompt: str) -> str:
+    """
+    Ask for a new password on the terminal, twice and without echo: a
+    typing mistake nobody saw would otherwise lock its owner out.
+
+    @raise ValueError: if the two differ.
+    """
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != password:
+        raise ValueError("the passwords differ")
+    return password
+
+
 def main(argv: list[str] | None = None) -> None:
     """
     C{globalchat-passwd FILE}: ask for a password (twice, without echo on
@@ -98,9 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("file", metavar="FILE", help="the file to write the hash to")
     options = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if sys.stdin.isatty():
-        password = getpass.getpass("New server password: ")
-        if getpass.getpass("Again: ") != password:
-            sys.stderr.write("globalchat-passwd: the passwords differ; nothing written\n")
+        try:
+            password = askNewPassword("New server password: ")
+        except ValueError as e:
+            sys.stderr.write(f"globalchat-passwd: {e}; nothing written\n")
             raise SystemExit(1)
     else:
         password = sys.stdin.readline().rstrip("\r\n")

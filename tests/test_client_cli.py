@@ -1,95 +1,29 @@
 """
-Tests for L{globalchat.client.cli}: the command line and the messages a
-user sees when connecting fails.
+Tests for L{globalchat.client.cli}: the messages a user sees about the
+connection and the login, and when the command ends.
 """
 
+import getpass
 import io
+import os
 import sys
 from pathlib import Path
 
 from twisted.internet import error
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.task import Clock
-from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase
 
-from globalchat import tls
 from globalchat.client import cli
+from globalchat.client.options import parseArguments
+from globalchat.tls import issueCertificate
 from tests.test_client_session import POLICY, FakeEndpoint
 
 
-class ArgumentsTests(SynchronousTestCase):
+class MainTests(SynchronousTestCase):
     """
-    L{cli.parseArguments}.
+    L{cli.main}.
     """
-
-    def test_hostAndDefaultPort(self):
-        """
-        A host alone means port 12345 without TLS.
-        """
-        options = cli.parseArguments(["chat.example.org"])
-        self.assertEqual(
-            (options["host"], options["port"], options["tls"]),
-            ("chat.example.org", 12345, False),
-        )
-
-    def test_optionsAfterArguments(self):
-        """
-        Options may follow HOST PORT, as in the line a server logs for a
-        friend; a fingerprint implies TLS.
-        """
-        digest = bytes(range(32))
-        options = cli.parseArguments(
-            ["203.0.113.7", "12345", "--tls", "--fingerprint", tls.formatFingerprint(digest)]
-        )
-        self.assertEqual(options["fingerprint"], digest)
-        self.assertTrue(options["tls"])
-
-    def test_caImpliesTLS(self):
-        """
-        C{--ca} loads the CA certificate and implies TLS.
-        """
-        cert, _, _ = tls.ensureCertificate(Path(self.mktemp()))
-        options = cli.parseArguments(["h", "--ca", str(cert)])
-        self.assertTrue(options["tls"])
-
-    def test_badValues(self):
-        """
-        Every bad value is named in a usage error.
-        """
-        for argv, expected in [
-            ([], "which server"),
-            (["h", "0"], "PORT must be"),
-            (["h", "65536"], "PORT must be"),
-            (["h", "http"], "PORT must be"),
-            (["h", "--timeout", "-1"], "--timeout"),
-            (["h", "--fingerprint", "abc"], "64 hex digits"),
-            (["h", "--ca", "/nonexistent"], "cannot read --ca /nonexistent: No such file"),
-            (["h", "--ca", __file__], "it is not a PEM certificate"),
-            (["h", "--cert", __file__], "it is not a PEM certificate and its key"),
-            (["h", "--endpoint", "tcp:h:1"], "--endpoint describes"),
-            (["h", "--no-reconnect", "--timeout", "0"], "--timeout"),
-            (["h", "--name", ""], "--name must not be empty"),
-            (["h", "--name", "  "], "--name must not be empty"),
-        ]:
-            e = self.assertRaises(cli.UsageError, cli.parseArguments, argv)
-            self.assertIn(expected, str(e))
-
-    def test_badEndpoint(self):
-        """
-        An endpoint Twisted cannot parse is one line naming it, what is
-        wrong and what a good one looks like; no Python internals.
-        """
-        for endpoint, reason in [
-            ("bogus:1", "unknown endpoint type 'bogus'"),
-            ("tcp:127.0.0.1:notaport", "'notaport' is not a number"),
-            ("tcp:127.0.0.1", "the port is missing"),
-        ]:
-            e = self.assertRaises(cli.UsageError, cli.parseArguments, ["--endpoint", endpoint])
-            self.assertEqual(str(e), f"bad --endpoint {endpoint!r}: {reason}; it should look like "
-                                     "tcp:chat.example.org:12345, tls:chat.example.org:12345 or "
-                                     "unix:/run/globalchat.sock")
 
     def test_mainUsageError(self):
         """
@@ -111,20 +45,6 @@ class ArgumentsTests(SynchronousTestCase):
             self.assertTrue(stderr.getvalue().startswith(line), stderr.getvalue())
             self.assertTrue(stderr.getvalue().endswith("(see globalchat-client --help)\n"))
 
-    def test_endpoints(self):
-        """
-        HOST PORT becomes a host name endpoint, wrapped in TLS when asked.
-        """
-        reactor = MemoryReactor()
-        plain, pinned = cli.makeEndpoint(reactor, cli.parseArguments(["h", "1"]))
-        self.assertIsInstance(plain, HostnameEndpoint)
-        self.assertIsNone(pinned)
-        wrapped, pinned = cli.makeEndpoint(
-            reactor, cli.parseArguments(["h", "1", "--fingerprint", "00" * 32])
-        )
-        self.assertEqual(pinned.digest, bytes(32))
-        self.assertNotIsInstance(wrapped, HostnameEndpoint)
-
 
 class ClientTests(SynchronousTestCase):
     """
@@ -140,7 +60,7 @@ class ClientTests(SynchronousTestCase):
         self.endpoint = FakeEndpoint()
 
     def start(self, *argv, interactive=False):
-        client = cli.Client(self.clock, cli.parseArguments(["h", "1", "--name", "John", *argv]),
+        client = cli.Client(self.clock, parseArguments(["h", "1", "--name", "John", *argv]),
                             interactive)
         connecting = ensureDeferred(client.connect(self.endpoint, POLICY))
         self.connection = self.endpoint.accept()
@@ -257,7 +177,7 @@ class ClientTests(SynchronousTestCase):
         """
         password = Path(self.mktemp())
         password.write_text("sesame\n")
-        client = cli.Client(self.clock, cli.parseArguments(
+        client = cli.Client(self.clock, parseArguments(
             ["h", "1", "--name", "John", "--password-file", str(password)]), False)
         ensureDeferred(client.connect(self.endpoint, POLICY))
         connection = self.endpoint.accept()
@@ -273,10 +193,10 @@ class ClientTests(SynchronousTestCase):
 
     def test_refusedNameEndsScript(self):
         """
-        From a pipe, a refused name ends the command with status 1 after
-        the server's reason; the chat line behind it is not sent.
+        From a pipe, a refused name ends the command with status 1 and the
+        server's reason in one line; the chat line behind it is not sent.
         """
-        client = cli.Client(self.clock, cli.parseArguments(["h", "1", "--name", "ann"]), False)
+        client = cli.Client(self.clock, parseArguments(["h", "1", "--name", "ann"]), False)
         ensureDeferred(client.connect(self.endpoint, POLICY))
         connection = self.endpoint.accept()
         client.inputLine(b"hi")
@@ -284,16 +204,17 @@ class ClientTests(SynchronousTestCase):
         connection.say("ERROR the name ann is taken, choose another")
         self.assertEqual(self.successResultOf(client.done), 1)
         self.assertEqual(connection.sent(), ["@tags ann"])
-        self.assertEqual(self.stdout.getvalue(), "error: the name ann is taken, choose another\n")
+        self.assertEqual(self.stdout.getvalue(), "")
         self.assertEqual(self.stderr.getvalue(),
-                         "globalchat-client: h:1 did not take the name, so nothing else was sent\n")
+                         "globalchat-client: h:1 refused the name ann: the name ann is taken, "
+                         "choose another (nothing else was sent)\n")
 
     def test_refusedNameAskedAgain(self):
         """
         On a terminal, a refused name is asked for again: the next line
         typed is the name.
         """
-        client = cli.Client(self.clock, cli.parseArguments(["h", "1", "--name", "bad name"]), True)
+        client = cli.Client(self.clock, parseArguments(["h", "1", "--name", "bad name"]), True)
         ensureDeferred(client.connect(self.endpoint, POLICY))
         connection = self.endpoint.accept()
         connection.sent()
@@ -312,3 +233,164 @@ class ClientTests(SynchronousTestCase):
         self.connection.say("@id=3 MSG #lobby <Ann> hi", "@id=3 MSG #lobby <Ann> hi")
         self.assertEqual(self.stdout.getvalue().splitlines(), [
             "Hello Good morning !!!! ::: John", "@id=3 MSG #lobby <Ann> hi"])
+
+
+class AccountTests(SynchronousTestCase):
+    """
+    Logging in to an account and registering one, from a terminal and
+    from a script.
+    """
+
+    def setUp(self):
+        self.stdout, self.stderr = io.StringIO(), io.StringIO()
+        self.patch(sys, "stdout", self.stdout)
+        self.patch(sys, "stderr", self.stderr)
+        self.patch(os, "environ", {})
+        self.prompts = []
+        self.answers = []
+        self.patch(getpass, "getpass", self.getpass)
+        self.clock = Clock()
+        self.endpoint = FakeEndpoint()
+
+    def getpass(self, prompt):
+        self.prompts.append(prompt)
+        return self.answers.pop(0)
+
+    def start(self, *argv, interactive=False):
+        client = cli.Client(self.clock, parseArguments(["h", "1", *argv]), interactive)
+        ensureDeferred(client.connect(self.endpoint, POLICY))
+        self.connection = self.endpoint.accept()
+        return client
+
+    def passwordFile(self, password):
+        path = Path(self.mktemp())
+        path.write_text(password + "\n")
+        return str(path)
+
+    def test_accountPasswordAsked(self):
+        """
+        On a terminal, C{AUTH Bea} asks for Bea's password without echo,
+        naming her; the greeting follows.
+        """
+        self.answers = ["correct-horse"]
+        client = self.start("--name", "Bea", interactive=True)
+        self.connection.say("AUTH Bea")
+        self.assertEqual(self.prompts, ["Password for Bea: "])
+        self.assertEqual(self.connection.sent(), ["@tags Bea", "correct-horse"])
+        self.connection.say("Hello Good morning !!!! ::: Bea")
+        self.assertNoResult(client.done)
+
+    def test_passwordFileForAccount(self):
+        """
+        A script gives the account's password with --password-file: its
+        lines wait for the login, nothing is asked, and it exits 0 once
+        they are answered.
+        """
+        client = self.start("--name", "Bea", "--password-file", self.passwordFile("correct-horse"))
+        client.inputLine(b"hello")
+        client.inputEnded()
+        self.connection.say("AUTH Bea")
+        self.connection.say("Hello Good morning !!!! ::: Bea")
+        sent = self.connection.sent()
+        self.assertEqual(sent[:2], ["@tags Bea", "correct-horse"])
+        self.assertTrue(sent[2].endswith(" hello"), sent)
+        self.connection.say(f"@id=1;cid={sent[2][4:-6]} MSG #lobby <Bea> hello")
+        self.assertEqual(self.successResultOf(client.done), 0)
+        self.assertEqual(self.prompts, [])
+
+    def test_wrongPasswordOneLine(self):
+        """
+        From a pipe, a wrong password ends the command with status 1 and
+        one line naming the account and the server's reason.
+        """
+        client = self.start("--name", "Bea", "--password-file", self.passwordFile("guess-guess"))
+        client.inputLine(b"hello")
+        client.inputEnded()
+        self.connection.say("AUTH Bea", "ERROR wrong password; give your name again")
+        self.assertEqual(self.successResultOf(client.done), 1)
+        self.assertEqual(self.stdout.getvalue(), "Bea needs a password\n")
+        self.assertEqual(self.stderr.getvalue(),
+                         "globalchat-client: h:1 refused the password for Bea: wrong password; "
+                         "give your name again (nothing else was sent)\n")
+
+    def test_noPasswordInPipe(self):
+        """
+        A script with no password to give is told where to give one, and
+        exits 1 even when its input had ended before the server asked.
+        """
+        client = self.start()
+        client.inputLine(b"Bea")
+        client.inputEnded()
+        self.connection.say("AUTH Bea")
+        self.assertEqual(self.successResultOf(client.done), 1)
+        self.assertEqual(self.stderr.getvalue().splitlines()[-1],
+                         "globalchat-client: h:1 asks for a password for Bea: set "
+                         "GLOBALCHAT_PASSWORD or use --password-file")
+
+    def test_certificateLogin(self):
+        """
+        With --cert and --key alone, a certificate bound to an account logs
+        in without a password: the server greets the account's name, and
+        the client logs in again under it after a drop.
+        """
+        pki = Path(self.mktemp())
+        pki.mkdir()
+        issueCertificate(pki / "bea.crt", pki / "bea.key", "bea", client=True)
+        client = self.start("--cert", str(pki / "bea.crt"), "--key", str(pki / "bea.key"))
+        client.inputLine(b"anything")
+        self.connection.say("Hello Good morning !!!! ::: Bea", "NICK anything Bea")
+        self.connection.drop()
+        self.clock.advance(1)
+        again = self.endpoint.accept()
+        self.assertEqual(again.sent(), ["@resume=0 Bea"])
+        self.assertEqual(self.prompts, [])
+        self.assertEqual(self.stdout.getvalue().splitlines()[0], "Hello Good morning !!!! ::: Bea")
+
+    def test_registerPrompts(self):
+        """
+        On a terminal, C{/register} alone asks for the new password twice
+        without echo and sends it; the typed line never holds it.
+        """
+        self.answers = ["correct-horse", "correct-horse"]
+        client = self.start("--name", "Bea", interactive=True)
+        self.connection.say("Hello Good morning !!!! ::: Bea")
+        self.connection.sent()
+        client.inputLine(b"/register")
+        self.assertEqual(self.prompts, ["New password for your account: ", "Again: "])
+        self.assertEqual(self.connection.sent(), ["/register correct-horse"])
+
+    def test_registerMismatch(self):
+        """
+        Two different passwords send nothing, and the user is told so.
+        """
+        self.answers = ["correct-horse", "correct-hosre"]
+        client = self.start("--name", "Bea", interactive=True)
+        self.connection.say("Hello Good morning !!!! ::: Bea")
+        self.connection.sent()
+        client.inputLine(b"/register")
+        self.assertEqual(self.connection.sent(), [])
+        self.assertEqual(self.stderr.getvalue().splitlines()[-1],
+                         "* the passwords differ; nothing was sent")
+
+    def test_registerInPipe(self):
+        """
+        From a pipe, C{/register PASSWORD} is sent as it was written, and
+        nothing is asked.
+        """
+        client = self.start("--name", "Bea")
+        self.connection.say("Hello Good morning !!!! ::: Bea")
+        self.connection.sent()
+        client.inputLine(b"/register correct-horse")
+        self.assertEqual(self.connection.sent(), ["/register correct-horse"])
+        self.assertEqual(self.prompts, [])
+
+    def test_serverErrorOneLine(self):
+        """
+        A refused account command is one line, the server's reason.
+        """
+        client = self.start("--name", "Cy")
+        self.connection.say("Hello Good morning !!!! ::: Cy")
+        client.inputLine(b"/register short")
+        self.connection.say("ERROR a password needs at least 8 characters")
+        self.assertEqual(self.stdout.getvalue().splitlines()[1:],
+                         ["error: a password needs at least 8 characters"])

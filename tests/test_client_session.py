@@ -75,7 +75,7 @@ class Connection:
 
 class Recorder:
     """
-    A L{globalchat.client.session.SessionEvents} that writes down what it
+    A L{globalchat.client.events.SessionEvents} that writes down what it
     is told.
     """
 
@@ -101,8 +101,8 @@ class Recorder:
     def nameTaken(self, name, delay):
         self.events.append(("nameTaken", name, delay))
 
-    def nameRefused(self, dropped):
-        self.events.append(("nameRefused", dropped))
+    def nameRefused(self, line, name, password, dropped):
+        self.events.append(("nameRefused", line, name, password, dropped))
 
     def failed(self, reason):
         self.events.append(("failed", reason.type))
@@ -110,8 +110,8 @@ class Recorder:
     def refused(self, message):
         self.events.append(("refused", message))
 
-    def password(self):
-        self.events.append(("password",))
+    def password(self, name):
+        self.events.append(("password", name))
         return self.passwords[0]
 
 
@@ -200,7 +200,7 @@ class LoginTests(SessionTestCase):
     def test_typedName(self):
         """
         Without a name given, the first line sent is the name, with tags;
-        a refused one is shown and counted, the lines given before the
+        a refused one is reported with the server's reason and counted, the lines given before the
         refusal was known are dropped, and the next line is the name.
         """
         session = ChatSession(self.endpoint, self.clock, self.events, state=ResumeState("q"))
@@ -210,8 +210,8 @@ class LoginTests(SessionTestCase):
         session.send(b"hello all")
         self.assertEqual(connection.sent(), ["@tags J J"])
         connection.say("ERROR invalid name 'J J'")
-        self.assertEqual(self.events.events[-2:], [
-            ("line", "ERROR invalid name 'J J'"), ("nameRefused", 1)])
+        self.assertEqual(self.events.events[-1:], [
+            ("nameRefused", "ERROR invalid name 'J J'", "J J", False, 1)])
         self.assertEqual(connection.sent(), [])
         session.send(b"John")
         self.assertEqual(connection.sent(), ["@tags John"])
@@ -233,7 +233,8 @@ class LoginTests(SessionTestCase):
             session.send(b"hi")
             self.assertEqual(connection.sent(), ["@tags bad name"])
             connection.say(f"ERROR {refusal}")
-            self.assertEqual(events.events, [("line", f"ERROR {refusal}"), ("nameRefused", 1)])
+            self.assertEqual(events.events,
+                             [("nameRefused", f"ERROR {refusal}", "bad name", False, 1)])
             self.assertEqual((connection.sent(), session.unanswered), ([], 0))
 
     def test_refusedPasswordNotReplaced(self):
@@ -249,7 +250,8 @@ class LoginTests(SessionTestCase):
         connection.say("AUTH Ann")
         self.assertEqual(connection.sent(), ["@tags Ann", "sesame"])
         connection.say("ERROR wrong password; give your name again")
-        self.assertEqual(self.events.events[-1], ("nameRefused", 1))
+        self.assertEqual(self.events.events[-1], (
+            "nameRefused", "ERROR wrong password; give your name again", "Ann", True, 1))
         self.assertEqual(connection.sent(), [])
 
     def test_noRetryBeforeLogin(self):
@@ -356,7 +358,7 @@ class ReconnectTests(SessionTestCase):
         connection.sent()
         connection.say("AUTH John")
         self.assertEqual(connection.sent(), ["sesame"])
-        self.assertEqual(self.events.events[-1], ("password",))
+        self.assertEqual(self.events.events[-1], ("password", "John"))
 
     def test_nameTakenRetried(self):
         """

@@ -48,7 +48,7 @@ class PasswordTests(SynchronousTestCase):
                         extraEnv={"GLOBALCHAT_PASSWORD": "s3cret"})
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.decode().splitlines(),
-                         ["John needs the server's password", GREETING, "#lobby John joined",
+                         ["John needs a password", GREETING, "#lobby John joined",
                           "#lobby <John> hello"])
         self.server.stop()
         self.assertNotIn(b"s3cret", self.server.output)
@@ -68,7 +68,7 @@ class PasswordTests(SynchronousTestCase):
         """
         result = client("127.0.0.1", self.port, input=b"John\nhello\n")
         self.assertEqual(result.returncode, 1)
-        self.assertIn(b"asks for a password: set GLOBALCHAT_PASSWORD", result.stderr)
+        self.assertIn(b"asks for a password for John: set GLOBALCHAT_PASSWORD", result.stderr)
 
     def test_threeWrongPasswordsBan(self):
         """

@@ -109,23 +109,24 @@ class PlainTests(SynchronousTestCase):
     def test_refusedNameNotReplaced(self):
         """
         A name the server refuses, given with --name or as the first
-        piped line, ends the client with the server's reason: the next
-        line is chat, never sent as a name.
+        piped line, ends the client with the server's reason in one line:
+        the next line is chat, never sent as a name.
         """
         ann = RawClient(self, self.server.ports[0])
         ann.send(b"Ann\n")
         ann.readLines(2)
-        for args, input, reason in [
-            (["--name", "bad name"], b"hi\n", "error: invalid name 'bad name'"),
-            ([], b"bad name\nhi\n", "error: invalid name 'bad name'"),
-            (["--name", "ann"], b"hi\n", "error: the name ann is taken"),
+        for args, input, refused in [
+            (["--name", "bad name"], b"hi\n", "the name bad name: invalid name 'bad name'"),
+            ([], b"bad name\nhi\n", "the name bad name: invalid name 'bad name'"),
+            (["--name", "ann"], b"hi\n", "the name ann: the name ann is taken"),
         ]:
             result = client("127.0.0.1", self.port, *args, input=input)
-            self.assertEqual(result.returncode, 1)
-            self.assertEqual(len(result.stdout.splitlines()), 1, result.stdout)
-            self.assertTrue(result.stdout.decode().startswith(reason), result.stdout)
-            self.assertEqual(result.stderr.decode(), f"globalchat-client: 127.0.0.1:{self.port} "
-                                                     "did not take the name, so nothing else was sent\n")
+            self.assertEqual((result.returncode, result.stdout), (1, b""))
+            line = result.stderr.decode()
+            self.assertEqual(len(line.splitlines()), 1, line)
+            self.assertTrue(line.startswith(
+                f"globalchat-client: 127.0.0.1:{self.port} refused {refused}"), line)
+            self.assertTrue(line.endswith(" (nothing else was sent)\n"), line)
         self.assertNotIn(b"logged in as hi", self.server.output)
         ann.send(b"/who\n")
         self.assertEqual(ann.readLine(), "WHO #lobby Ann")

@@ -11,175 +11,24 @@ resumed (L{globalchat.client.session}) unless C{--no-reconnect}.
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import os
 import sys
-from pathlib import Path
 from typing import Callable
 
-from OpenSSL import SSL, crypto
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IHalfCloseableProtocol, IStreamClientEndpoint
-from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 from twisted.protocols.basic import LineReceiver
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from globalchat import endpoints, tls
-from globalchat.client.knownhosts import KnownHost, KnownHosts
 from globalchat.chat.wire import command, parse
-from globalchat.failures import explain
+from globalchat.client.knownhosts import KnownHost, KnownHosts
+from globalchat.client.options import UsageError, makeEndpoint, parseArguments
+from globalchat.client.passwords import NoPassword, loginPassword, registerLine
 from globalchat.client.render import render
 from globalchat.client.session import RETRY_POLICY, ChatSession
 from globalchat.client.trust import TrustRefused, trustCreator
-from globalchat.commandline import ArgumentParser, helpPointer, portNumber, whyUnusable
-
-DEFAULT_PORT = 12345
-
-
-class UsageError(Exception):
-    """
-    The command line cannot be used; the message says why.
-    """
-
-
-def _parser() -> ArgumentParser:
-    parser = ArgumentParser(
-        prog="globalchat-client",
-        description=(
-            "Connect to a globalchat server. The first line you type (or pipe, "
-            "or give with --name) is your name; every later line goes to the "
-            "room you are in (#lobby at first), unless it is a command such as "
-            "/join ROOM, /msg NAME TEXT or /help."
-        ),
-    )
-    parser.add_argument("host", nargs="?", help="the server's name or address")
-    parser.add_argument("port", nargs="?", default=str(DEFAULT_PORT),
-                        help=f"the server's port (default {DEFAULT_PORT})")
-    parser.add_argument("-t", "--tls", action="store_true",
-                        help="use TLS, verifying the server against the system CAs "
-                             "(or --ca) and its host name")
-    parser.add_argument("-n", "--name", help="log in as NAME instead of reading the "
-                                             "name from the input")
-    parser.add_argument("--ca", metavar="FILE", help="verify the server against the CA "
-                                                     "certificate in this PEM file (implies --tls)")
-    parser.add_argument("--fingerprint", metavar="SHA256",
-                        help="trust exactly the server certificate with this SHA-256 "
-                             "fingerprint, as the server logs it (implies --tls)")
-    parser.add_argument("-e", "--endpoint",
-                        help="connect to any Twisted client endpoint instead of HOST PORT, "
-                             "e.g. tls:chat.example.org:12345 or unix:/run/chat.sock")
-    parser.add_argument("--cert", metavar="FILE",
-                        help="show this client certificate (PEM) to a server that requires "
-                             "one; its name is your chat name (implies --tls)")
-    parser.add_argument("--key", metavar="FILE",
-                        help="the private key of --cert (default: in the same file)")
-    parser.add_argument("--password-file", metavar="FILE",
-                        help="read the server's password from the first line of FILE "
-                             "(or set GLOBALCHAT_PASSWORD; on a terminal it is asked for)")
-    parser.add_argument("--trust-new", action="store_true",
-                        help="accept a certificate seen for the first time without asking "
-                             "(for scripts; it is then recorded in known_hosts)")
-    parser.add_argument("--raw", action="store_true",
-                        help="print the server's lines exactly as they arrive, tags "
-                             "included (a stored message is still printed once)")
-    parser.add_argument("--timeout", default="10", metavar="SECONDS",
-                        help="how long to wait for the connection, for the server's "
-                             "answers once the input has ended and, from a pipe, to "
-                             "reconnect after the connection dropped (default 10)")
-    parser.add_argument("--no-reconnect", action="store_true",
-                        help="exit when the connection drops instead of reconnecting "
-                             "and resuming where it left off")
-    return parser
-
-
-def parseArguments(argv: list[str]) -> dict:
-    """
-    Read and check the command line.
-
-    @raise UsageError: naming the first problem found.
-    @raise SystemExit: for C{--help}.
-    """
-    parser = _parser()
-    parsed = parser.parse_args(argv)
-    options = vars(parsed)
-    if options["name"] is not None and not options["name"].strip():
-        raise UsageError("--name must not be empty: give the name to chat under")
-    if options["endpoint"]:
-        if options["host"] or options["tls"] or options["ca"] or options["fingerprint"] or options["cert"]:
-            raise UsageError(
-                "--endpoint describes the whole connection: give it alone, "
-                "without HOST, --tls, --ca or --fingerprint"
-            )
-        from twisted.internet import reactor
-
-        # Checked now, for a one-line answer before anything starts.
-        try:
-            endpoints.clientEndpoint(reactor, options["endpoint"])
-        except endpoints.BadEndpoint as e:
-            raise UsageError(str(e)) from None
-    elif not options["host"]:
-        raise UsageError("which server? give HOST (and PORT), or --endpoint")
-    try:
-        options["port"] = portNumber(options["port"])
-    except argparse.ArgumentTypeError as e:
-        raise UsageError(f"PORT {e}") from None
-    try:
-        options["timeout"] = float(options["timeout"])
-    except ValueError:
-        options["timeout"] = -1.0
-    if not options["timeout"] > 0:
-        raise UsageError("--timeout must be a positive number of seconds")
-    if options["fingerprint"]:
-        try:
-            options["fingerprint"] = tls.parseFingerprint(options["fingerprint"])
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-    if options["ca"]:
-        try:
-            options["ca"] = Certificate.loadPEM(Path(options["ca"]).read_bytes())
-        except (OSError, SSL.Error, crypto.Error, ValueError) as e:
-            raise UsageError(
-                f"cannot read --ca {options['ca']}: {whyUnusable(e, 'a PEM certificate')}"
-            ) from None
-    if options["cert"]:
-        try:
-            certificate = Path(options["cert"]).read_bytes()
-            key = Path(options["key"]).read_bytes() if options["key"] else b""
-            options["cert"] = PrivateCertificate.loadPEM(certificate + b"\n" + key)
-        except (OSError, SSL.Error, crypto.Error, ValueError) as e:
-            raise UsageError(
-                "cannot read --cert/--key: "
-                f"{whyUnusable(e, 'a PEM certificate and its key (give the key with --key)')}"
-            ) from None
-    if options["ca"] or options["fingerprint"] or options["cert"]:
-        options["tls"] = True
-    return options
-
-
-def makeEndpoint(reactor, options: dict, creator=None) -> tuple[IStreamClientEndpoint, tls.PinnedCertificate | None]:
-    """
-    The endpoint the options describe, and the pinning check if there is
-    one, so a refused certificate can be explained afterwards.
-
-    @param creator: how to verify TLS, when it was decided already (trust
-        on first use).
-    """
-    if options["endpoint"]:
-        return endpoints.clientEndpoint(reactor, options["endpoint"]), None
-    host = options["host"]
-    endpoint = HostnameEndpoint(reactor, host, options["port"], timeout=options["timeout"])
-    if not options["tls"]:
-        return endpoint, None
-    if creator is None and options["fingerprint"]:
-        creator = tls.PinnedCertificate(options["fingerprint"], host, options["cert"])
-    if creator is None:
-        creator = optionsForClientTLS(host, trustRoot=options["ca"],
-                                      clientCertificate=options["cert"])
-    pinned = creator if isinstance(creator, tls.PinnedCertificate) else None
-    return wrapClientTLS(creator, endpoint), pinned
+from globalchat.commandline import helpPointer
+from globalchat.failures import explain
 
 
 @implementer(IHalfCloseableProtocol)
@@ -289,6 +138,12 @@ class Client:
     def inputLine(self, line: bytes) -> None:
         if self.done.called:
             return
+        if self._interactive:
+            try:
+                line = registerLine(line)
+            except ValueError as e:
+                self._status(f"{e}; nothing was sent")
+                return
         if (self._interactive and not self._session.connected
                 and command(line.decode("utf-8", "replace").strip()) == "quit"):
             # Nobody to say goodbye to.  (From a pipe, the lines before it
@@ -309,11 +164,7 @@ class Client:
         if self.done.called:
             # Lines that came with the last answer, once we are leaving.
             return
-        text = line if self._options["raw"] else render(
-            line, colour=self._interactive,
-            stamp=self._reactor.seconds() if self._interactive else None)
-        if text is not None:
-            self._write(text)
+        self._show(line)
         answer = parse(line)
         if answer.kind == "OK" and answer.text == "quit":
             # The server hangs up next: that is no reason to reconnect.
@@ -341,16 +192,21 @@ class Client:
     def reconnecting(self, delay: float) -> None:
         self._status(f"reconnecting to {self._where} in {delay:.1f} s")
 
-    def nameRefused(self, dropped: int) -> None:
+    def nameRefused(self, line: str, name: str, password: bool, dropped: int) -> None:
         """
-        The name was refused (the reason is the error line just shown):
-        on a terminal the user types another; a script's name is its
-        first line or --name, and its other lines are not names, so it
-        ends here.
+        The name, or its password, was refused: on a terminal the server's
+        reason is shown and the user types another name; a script's name
+        is its first line or --name, and its other lines are not names, so
+        it ends here, with the reason in one line.
         """
         if not self._interactive:
-            self.finish(1, f"{self._where} did not take the name, so nothing else was sent")
+            if self._options["raw"]:
+                self._show(line)
+            refused = f"the password for {name}" if password else f"the name {name}"
+            self.finish(1, f"{self._where} refused {refused}: {parse(line).text} "
+                           "(nothing else was sent)")
             return
+        self._show(line)
         # A password is asked for again with the next name.
         self._passwordGiven = None
         unsent = f" ({dropped} line(s) typed meanwhile were not sent)" if dropped else ""
@@ -367,32 +223,28 @@ class Client:
     def refused(self, message: str) -> None:
         self.finish(1, f"{self._where} refused to take us back: {message}")
 
-    def password(self) -> str | None:
+    def password(self, name: str) -> str | None:
         """
-        The password, from --password-file, GLOBALCHAT_PASSWORD or, on a
-        terminal, a prompt without echo; never from the command line.  The
-        one given first is given again on every reconnection.
+        The password for C{name} (L{loginPassword}).  The one given first is
+        given again on every reconnection.
         """
         if self._passwordGiven is None:
-            self._passwordGiven = self._readPassword()
-        if self._passwordGiven is None:
-            self.finish(1, f"{self._where} asks for a password: set GLOBALCHAT_PASSWORD "
-                           "or use --password-file")
+            try:
+                self._passwordGiven = loginPassword(name, self._options["password"],
+                                                    self._interactive)
+            except NoPassword as e:
+                self.finish(1, f"{self._where} asks for a password for {name}: {e}")
         return self._passwordGiven
 
-    def _readPassword(self) -> str | None:
-        if self._options["password_file"]:
-            try:
-                with open(self._options["password_file"], encoding="utf-8") as f:
-                    return f.readline().rstrip("\r\n")
-            except OSError as e:
-                self._error(f"cannot read --password-file: {e.strerror}")
-                return None
-        if os.environ.get("GLOBALCHAT_PASSWORD"):
-            return os.environ["GLOBALCHAT_PASSWORD"]
-        if self._interactive:
-            return getpass.getpass(f"Password for {self._where}: ")
-        return None
+    def _show(self, line: str) -> None:
+        """
+        Print a server line: as it came with --raw, else for a person.
+        """
+        text = line if self._options["raw"] else render(
+            line, colour=self._interactive,
+            stamp=self._reactor.seconds() if self._interactive else None)
+        if text is not None:
+            self._write(text)
 
     def _write(self, text: str) -> None:
         if self._stdio is not None:

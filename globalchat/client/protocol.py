@@ -109,13 +109,15 @@ class PendingReplies:
     @ivar name: the name the server accepted, or C{None} before that.
     @ivar errors: how many of the user's lines the server refused (a
         refused L{Login} is the caller's business, not the user's).
+    @ivar candidate: the name the server last asked a password for
+        (C{AUTH name}), or C{None}.
     """
 
     def __init__(self) -> None:
         self._pending: deque[Sent] = deque()
         self.name: str | None = None
         self.errors = 0
-        self._candidate: str | None = None
+        self.candidate: str | None = None
         self.passwordWanted = False
 
     @property
@@ -184,10 +186,10 @@ class PendingReplies:
             if not isinstance(head, Login):
                 self.errors += 1
         elif self.name is None and parsed.kind == "AUTH" and not isinstance(head, Password):
-            self._candidate, self.passwordWanted = head.text, True
+            self.candidate, self.passwordWanted = head.text, True
         elif self.name is None:
             # Before login the only other answer is the greeting.
-            self.name = self._candidate if isinstance(head, Password) else head.text
+            self.name = self.candidate if isinstance(head, Password) else head.text
         elif not isinstance(head, Outgoing) or not answers(head.text, parsed, self.name):
             return None
         return self._pending.popleft()

@@ -83,7 +83,7 @@ def _describe(line: ServerLine, colour: bool) -> str | None:
     if kind == "WHO":
         return f"{room}: {', '.join(who(name) for name in line.names)}"
     if kind == "AUTH":
-        return f"{line.name} needs the server's password"
+        return f"{line.name} needs a password"
     if kind == "INFO":
         return text
     if kind == "ERROR":

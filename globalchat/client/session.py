@@ -17,7 +17,7 @@ and when the command ends is the caller's business.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable
 
 from OpenSSL import SSL
 from twisted.application.internet import ClientService, backoffPolicy
@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from globalchat.chat.wire import command, parse
+from globalchat.client.events import SessionEvents
 from globalchat.client.protocol import (
     ChatClientProtocol,
     Login,
@@ -51,66 +52,6 @@ _PASSING_REFUSALS = ("server full", "too many connections")
 #: Commands whose answer shows stored messages on purpose, even ones shown
 #: before.
 _HISTORY_COMMANDS = frozenset({"history", "join"})
-
-
-class SessionEvents(Protocol):
-    """
-    What a L{ChatSession} tells its user interface.
-    """
-
-    def serverLine(self, line: str) -> None:
-        """
-        A server line to show, tags included; stored messages shown
-        already are left out.
-        """
-
-    def loggedIn(self, name: str, again: bool) -> None:
-        """
-        The server accepted C{name}; C{again} after a reconnection.
-        """
-
-    def disconnected(self, reason: Failure) -> None:
-        """
-        The connection dropped; reconnecting follows.
-        """
-
-    def reconnecting(self, delay: float) -> None:
-        """
-        The next connection attempt is in C{delay} seconds.
-        """
-
-    def nameRefused(self, dropped: int) -> None:
-        """
-        The server refused the name of the first login (or its password),
-        with the error line shown just before.  The C{dropped} lines given
-        while the name was waiting for its answer were dropped: they were
-        meant as chat, and the server would take the first as the next
-        name.  The next line given is the name again.
-        """
-
-    def nameTaken(self, name: str, delay: float) -> None:
-        """
-        Logging in again was refused because the server still holds our
-        old connection; the next try is in C{delay} seconds.
-        """
-
-    def failed(self, reason: Failure) -> None:
-        """
-        The connection failed in a way reconnecting cannot cure (or
-        reconnecting is off); the session has stopped.
-        """
-
-    def refused(self, message: str) -> None:
-        """
-        The server refused to log us in again, for good; the session has
-        stopped.
-        """
-
-    def password(self) -> str | None:
-        """
-        The server's password, asked for by the server; C{None} if there
-        is none to give (the interface then ends the session).
-        """
 
 
 def _cannotImprove(reason: Failure) -> bool:
@@ -259,10 +200,11 @@ class ChatSession:
     def idle(self) -> bool:
         """
         Whether the server has answered everything the user gave, on a
-        connection that is up and logged in (or never was).
+        connection that is up and logged in (or never was), with no
+        password due.
         """
         replies = self._replies
-        return (replies is not None and not self.unanswered
+        return (replies is not None and not self.unanswered and not replies.loggingIn
                 and (replies.name is not None or self.state.name is None))
 
     @property
@@ -298,20 +240,22 @@ class ChatSession:
                 and parsed.kind == "ERROR"):
             self._loginRefused(parsed.text)
             return
-        if new or asked:
-            self._events.serverLine(line)
         if (not wasLoggedIn and isinstance(answered, (Outgoing, Password))
                 and parsed.kind == "ERROR"):
             dropped = len(self.state.outbox)
             self.state.outbox.clear()
-            self._events.nameRefused(dropped)
+            password = isinstance(answered, Password)
+            self._events.nameRefused(line, replies.candidate if password else answered.text,
+                                     password, dropped)
             return
+        if new or asked:
+            self._events.serverLine(line)
         if replies.name is not None:
             if not wasLoggedIn:
                 self._loggedIn(replies.name)
             self.state.name = replies.name
         if replies.passwordWanted:
-            password = self._events.password()
+            password = self._events.password(replies.candidate)
             if password is not None and self._protocol is protocol:
                 replies.sentPassword()
                 protocol.sendLine(password.encode("utf-8"))
