@@ -7,54 +7,33 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from pathlib import Path
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import ensureDeferred
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import (
     Logger,
 )
 from twisted.python import usage
 
-from globalchat import endpoints, tls
+from globalchat import endpoints, service, tls
 from globalchat.auth import loadPasswordFile
 from globalchat.chat import wire
 from globalchat.chat.errors import ChatError
-from globalchat.chat.admission import Admission
-from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT, LocalBus
-from globalchat.chat.moderation import Moderation
-from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER, Hub
+from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT
+from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER
 from globalchat.chat.names import checkName, checkRoom
 from globalchat.commandline import didYouMean, helpPointer, whyUnusable
-from globalchat.expose.gateway import defaultGateway
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,
-    PortMapperService,
-    gatewayMethods,
-    pinholeMethods,
 )
-from globalchat.expose.probe import ProbeHelper
-from globalchat.identity.accounts import Accounts
-from globalchat.identity.checkers import ServerPasswordChecker
-from globalchat.identity.portal import Identity
-from globalchat.expose.stun import firstStunAddress, parseHostPort
+from globalchat.expose.stun import parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
-from globalchat.server import DEFAULT_MAX_LINE_LENGTH, ChatFactory
+from globalchat.server import DEFAULT_MAX_LINE_LENGTH
 from globalchat.startup import (
-    ListeningService,
-    StateLoader,
     checkedLine,
-    warnWithoutCertificates,
     readLines,
-    historyService,
-    SecurityLog,
     StartupError,
-    exposeWhenListening,
-    prepareEndpoint,
-    raiseFileLimit,
-    withBacklog,
 )
 
 
@@ -331,70 +310,6 @@ class Options(usage.Options):
 
 def makeService(config: Options, reactor: IReactorCore | None = None) -> MultiService:
     """
-    Build the server: one hub shared by a listening service per C{--port},
-    and the port mapper when C{--expose} is on.
+    Build the server the options describe (L{globalchat.service}).
     """
-    if reactor is None:
-        from twisted.internet import reactor
-    raiseFileLimit(config["limits"].maxConnections)
-    history, known = historyService(config, reactor)
-    stored = config["password-file"]
-    accounts = None if config["accounts"] == "off" else Accounts(history.store,
-                                                                  now=reactor.seconds)
-    moderation = None if accounts is None else Moderation(history.store, reactor.seconds,
-                                                          config["operators"] or ())
-    hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
-              motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
-              bus=LocalBus(config["announce-limit"]), roomsPerUser=config["max-rooms-per-user"],
-              maxRooms=config["max-rooms"], accounts=accounts, moderation=moderation,
-              now=reactor.seconds)
-    identity = Identity.forServer(
-        hub, password=ServerPasswordChecker(stored) if stored is not None else None,
-        clientCertificates=config["client-ca"] is not None, accounts=accounts,
-        guests=config["accounts"] != "required", clock=reactor)
-    admission = Admission(hub, identity, config["limits"], reactor)
-    probes = ProbeHelper(reactor) if config["probe-helper"] else None
-    factory = ChatFactory(admission, maxLineLength=config["max-line-length"], probes=probes)
-    top = MultiService()
-    # First in, last out: the history closes after the listeners stop.
-    history.setServiceParent(top)
-    admission.setServiceParent(top)
-    if moderation is not None:
-        StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)
-    if config["log-json"] is not None:
-        path = Path(config["log-json"])
-        try:
-            path.open("a").close()
-        except OSError as e:
-            raise StartupError(f"cannot write --log-json {path}: {e.strerror}") from None
-        SecurityLog(path).setServiceParent(top)
-    mapper = None
-    if config["expose"]:
-        gateway = config["gateway"] or defaultGateway()
-        methods = gatewayMethods(reactor, gateway) if gateway else []
-        gateway6 = defaultGateway(socket.AF_INET6)
-        pinholes = pinholeMethods(reactor, gateway6) if gateway6 else []
-        servers = config["stun"]
-        stun = (lambda: ensureDeferred(firstStunAddress(reactor, servers))) if servers else None
-        mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun,
-                                   pinholes=pinholes)
-    for description in config["ports"]:
-        prepared, fingerprint = prepareEndpoint(description, config["data-dir"])
-        try:
-            endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), given=description)
-        except endpoints.BadEndpoint as e:
-            raise StartupError(str(e)) from None
-        if config["client-ca"] is not None and fingerprint is not None:
-            tls.requireClientCertificates(endpoint, config["client-ca"])
-        elif accounts is not None and fingerprint is not None:
-            tls.askClientCertificates(endpoint)
-        elif config["client-ca"] is not None:
-            warnWithoutCertificates(description, accounts is not None)
-        listener = ListeningService(endpoint, factory, description)
-        listener.bind()
-        listener.setServiceParent(top)
-        if mapper is not None:
-            exposeWhenListening(mapper, listener, fingerprint)
-    if mapper is not None:
-        mapper.setServiceParent(top)
-    return top
+    return service.makeService(config, reactor)

@@ -15,7 +15,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from globalchat import startup, tap, tls
+from globalchat import service, startup, tap, tls
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
@@ -27,7 +27,7 @@ def listeners(service):
     """
     The listening services of C{service}, in the order of C{--port}.
     """
-    return [child for child in service if isinstance(child, tap.ListeningService)]
+    return [child for child in service if isinstance(child, startup.ListeningService)]
 
 
 class OptionsTests(SynchronousTestCase):
@@ -210,7 +210,7 @@ class MakeServiceTests(SynchronousTestCase):
         self.addCleanup(service.stopService)
         self.assertEqual([backlog for _, _, backlog, _ in self.reactor.tcpServers],
                          [startup.LISTEN_BACKLOG, 7])
-        self.assertEqual(tap.withBacklog("unix:/run/chat.sock"), "unix:/run/chat.sock")
+        self.assertEqual(startup.withBacklog("unix:/run/chat.sock"), "unix:/run/chat.sock")
 
     def test_sslMakesCertificate(self):
         """
@@ -395,7 +395,7 @@ class ExposeTests(SynchronousTestCase):
     def setUp(self):
         self.reactor = MemoryReactorClock()
         self.gateway = FakeMapper("NAT-PMP", [mapping(external=1234), mapping(external=4433)])
-        self.patch(tap, "gatewayMethods", lambda reactor, gateway: [
+        self.patch(service, "gatewayMethods", lambda reactor, gateway: [
             ("NAT-PMP", lambda: succeed(self.gateway))
         ])
         self.logged = []
@@ -455,7 +455,7 @@ class ExposeTests(SynchronousTestCase):
         """
         mapper = PortMapperService(self.reactor, [("NAT-PMP", lambda: succeed(self.gateway))])
         mapper.startService()
-        listener = tap.ListeningService(None, None, "tcp:5:interface=127.0.0.1")
+        listener = startup.ListeningService(None, None, "tcp:5:interface=127.0.0.1")
         startup.exposeWhenListening(mapper, listener, None)
         listener._listening(_FakePort(IPv4Address("TCP", "127.0.0.1", 5)))
         self.assertEqual(self.gateway.added, [])
@@ -480,7 +480,7 @@ class SecurityLogTests(SynchronousTestCase):
         from twisted.logger import Logger
 
         path = Path(self.mktemp())
-        service = tap.SecurityLog(path)
+        service = startup.SecurityLog(path)
         service.startService()
         log = Logger(namespace="test")
         log.info("ordinary")

@@ -1,0 +1,121 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The services of C{twistd globalchat}, built from its parsed options: the
+history, the chat and its door, a listening service per port, and the
+port mapper.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorCore
+from twisted.logger import (
+    Logger,
+)
+
+from globalchat import endpoints, tls
+from globalchat.chat.admission import Admission
+from globalchat.chat.bus import LocalBus
+from globalchat.chat.moderation import Moderation
+from globalchat.chat.hub import Hub
+from globalchat.expose.gateway import defaultGateway
+from globalchat.expose.mapper import (
+    PortMapperService,
+    gatewayMethods,
+    pinholeMethods,
+)
+from globalchat.expose.probe import ProbeHelper
+from globalchat.identity.accounts import Accounts
+from globalchat.identity.checkers import ServerPasswordChecker
+from globalchat.identity.portal import Identity
+from globalchat.expose.stun import firstStunAddress
+from globalchat.server import ChatFactory
+from globalchat.startup import (
+    ListeningService,
+    StateLoader,
+    warnWithoutCertificates,
+    historyService,
+    SecurityLog,
+    StartupError,
+    exposeWhenListening,
+    prepareEndpoint,
+    raiseFileLimit,
+    withBacklog,
+)
+
+log = Logger()
+
+
+def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
+    """
+    Build the server: one hub shared by a listening service per C{--port},
+    and the port mapper when C{--expose} is on.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    raiseFileLimit(config["limits"].maxConnections)
+    history, known = historyService(config, reactor)
+    stored = config["password-file"]
+    accounts = None if config["accounts"] == "off" else Accounts(history.store,
+                                                                  now=reactor.seconds)
+    moderation = None if accounts is None else Moderation(history.store, reactor.seconds,
+                                                          config["operators"] or ())
+    hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
+              motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
+              bus=LocalBus(config["announce-limit"]), roomsPerUser=config["max-rooms-per-user"],
+              maxRooms=config["max-rooms"], accounts=accounts, moderation=moderation,
+              now=reactor.seconds)
+    identity = Identity.forServer(
+        hub, password=ServerPasswordChecker(stored) if stored is not None else None,
+        clientCertificates=config["client-ca"] is not None, accounts=accounts,
+        guests=config["accounts"] != "required", clock=reactor)
+    admission = Admission(hub, identity, config["limits"], reactor)
+    probes = ProbeHelper(reactor) if config["probe-helper"] else None
+    factory = ChatFactory(admission, maxLineLength=config["max-line-length"], probes=probes)
+    top = MultiService()
+    # First in, last out: the history closes after the listeners stop.
+    history.setServiceParent(top)
+    admission.setServiceParent(top)
+    if moderation is not None:
+        StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)
+    if config["log-json"] is not None:
+        path = Path(config["log-json"])
+        try:
+            path.open("a").close()
+        except OSError as e:
+            raise StartupError(f"cannot write --log-json {path}: {e.strerror}") from None
+        SecurityLog(path).setServiceParent(top)
+    mapper = None
+    if config["expose"]:
+        gateway = config["gateway"] or defaultGateway()
+        methods = gatewayMethods(reactor, gateway) if gateway else []
+        gateway6 = defaultGateway(socket.AF_INET6)
+        pinholes = pinholeMethods(reactor, gateway6) if gateway6 else []
+        servers = config["stun"]
+        stun = (lambda: ensureDeferred(firstStunAddress(reactor, servers))) if servers else None
+        mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun,
+                                   pinholes=pinholes)
+    for description in config["ports"]:
+        prepared, fingerprint = prepareEndpoint(description, config["data-dir"])
+        try:
+            endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), given=description)
+        except endpoints.BadEndpoint as e:
+            raise StartupError(str(e)) from None
+        if config["client-ca"] is not None and fingerprint is not None:
+            tls.requireClientCertificates(endpoint, config["client-ca"])
+        elif accounts is not None and fingerprint is not None:
+            tls.askClientCertificates(endpoint)
+        elif config["client-ca"] is not None:
+            warnWithoutCertificates(description, accounts is not None)
+        listener = ListeningService(endpoint, factory, description)
+        listener.bind()
+        listener.setServiceParent(top)
+        if mapper is not None:
+            exposeWhenListening(mapper, listener, fingerprint)
+    if mapper is not None:
+        mapper.setServiceParent(top)
+    return top
