@@ -64,7 +64,7 @@ def _globalchat(*extra: str) -> Command:
         return [TWISTD, "-n", "--pidfile=", "globalchat",
                 "--port", f"tcp:{port}:interface=127.0.0.1", "--data-dir", str(scratch),
                 "--rate", "1000000/s", "--burst", "1000000", "--max-per-ip", "100000",
-                "--max-connections", "100000", "--max-send-buffer", str(sendBuffer), *extra]
+                "--max-connections", "100000", "--connect-rate", "1000000/s", "--max-send-buffer", str(sendBuffer), *extra]
     return command
 
 

@@ -88,20 +88,20 @@ class TokenBucket:
     Allows C{burst} lines at once and C{rate} lines a second on average.
     """
 
-    __slots__ = ("_rate", "_burst", "_tokens", "_stamp")
+    __slots__ = ("_rate", "_burst", "_tokens", "stamp")
 
     def __init__(self, rate: float, burst: float, now: float) -> None:
         self._rate = rate
         self._burst = burst
         self._tokens = burst
-        self._stamp = now
+        self.stamp = now
 
     def take(self, now: float) -> bool:
         """
         Spend one token if there is one.
         """
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
+        self._tokens = min(self._burst, self._tokens + (now - self.stamp) * self._rate)
+        self.stamp = now
         if self._tokens >= 1:
             self._tokens -= 1
             return True
@@ -127,6 +127,9 @@ class Limits:
         network of this prefix length: one subscriber usually holds a whole
         /64, so counting single addresses would let one person look like
         millions.
+    @ivar connectRate: new connections a second one address may open on
+        average (each costs a socket, a session and log lines)...
+    @ivar connectBurst: ...and at once.
     @ivar slowGrace: ...once it has not caught up for this many seconds.
         A client that reads is paused too, for an instant, whenever a
         large batch is written to it at once: up to C{slowGrace} seconds,
@@ -149,6 +152,12 @@ class Limits:
     banWindow: float = 600.0
     banTime: float = 3600.0
     ipv6Prefix: int = 64
+    connectRate: float = 5.0
+    connectBurst: float = 20.0
+
+
+#: Addresses whose connection rate is tracked before quiet ones are forgotten.
+MAX_TRACKED = 10_000
 
 
 class Gatekeeper:
@@ -163,6 +172,8 @@ class Gatekeeper:
         self._total = 0
         self._strikes: dict[str, deque[float]] = {}
         self._bannedUntil: dict[str, float] = {}
+        #: New connections, by address key.
+        self._connects: dict[str, TokenBucket] = {}
 
     def key(self, host: str) -> str:
         """
@@ -192,11 +203,23 @@ class Gatekeeper:
         ):
             return "not in --allow"
         key = self.key(host)
+        now = self._clock.seconds()
         until = self._bannedUntil.get(key)
         if until is not None:
-            if self._clock.seconds() < until:
+            if now < until:
                 return "banned"
             del self._bannedUntil[key]
+        if len(self._connects) > MAX_TRACKED:
+            # Addresses that have been quiet long enough have full buckets:
+            # forgetting them changes nothing.
+            full = self.limits.connectBurst / self.limits.connectRate
+            self._connects = {k: b for k, b in self._connects.items() if now - b.stamp < full}
+        bucket = self._connects.get(key)
+        if bucket is None:
+            bucket = self._connects[key] = TokenBucket(self.limits.connectRate,
+                                                       self.limits.connectBurst, now)
+        if not bucket.take(now):
+            return f"connecting too often (at most {self.limits.connectRate:g} a second)"
         return None
 
     def admit(self, host: str) -> str | None:

@@ -58,6 +58,13 @@ def _network(option: str, value: str) -> list:
         raise StartupError(f"--{option}: {e}") from None
 
 
+def _rate(option: str, value: str) -> float:
+    try:
+        return parseRate(value)
+    except ValueError as e:
+        raise StartupError(f"--{option}: {e}") from None
+
+
 def _positiveInt(name: str, value: str, maximum: int, minimum: int = 1) -> int:
     try:
         number = int(value)
@@ -111,6 +118,8 @@ class Options(usage.Options):
         ["max-per-ip", None, str(_DEFAULTS.maxPerIP), "Most connections from one address at once."],
         ["rate", None, f"{_DEFAULTS.rate:g}/s", "Lines a connection may send on average (10/s, 600/min)."],
         ["burst", None, f"{_DEFAULTS.burst:g}", "Lines a connection may send at once above the rate."],
+        ["connect-rate", None, f"{_DEFAULTS.connectRate:g}/s",
+         "New connections one address may open on average (bursts of 20, or twice the rate)."],
         ["login-timeout", None, f"{_DEFAULTS.loginTimeout:g}", "Seconds a connection has to give an acceptable name."],
         ["idle-timeout", None, None, "Seconds of silence after which a connection is closed "
                                      "(default: never)."],
@@ -283,10 +292,7 @@ class Options(usage.Options):
                 raise StartupError(f"--password-file: {e}") from None
         self["motd"] = readLines("motd", Path(self["motd"])) if self["motd"] else []
         self["expose-lease"] = _positiveInt("expose-lease", self["expose-lease"], 7 * 24 * 3600)
-        try:
-            rate = parseRate(self["rate"])
-        except ValueError as e:
-            raise StartupError(f"--rate: {e}") from None
+        rate, connectRate = _rate("rate", self["rate"]), _rate("connect-rate", self["connect-rate"])
         idle = self["idle-timeout"]
         self["limits"] = Limits(
             allow=self["allow"], deny=self["deny"],
@@ -298,6 +304,7 @@ class Options(usage.Options):
             maxSendBuffer=_positiveInt("max-send-buffer", self["max-send-buffer"], 2**31),
             banTime=_positiveInt("ban-time", self["ban-time"], 10**7),
             ipv6Prefix=_positiveInt("ipv6-prefix", self["ipv6-prefix"], 128, minimum=16),
+            connectRate=connectRate, connectBurst=max(_DEFAULTS.connectBurst, 2 * connectRate),
         )
         if self["gateway"] is not None:
             try:

@@ -143,6 +143,18 @@ class GatekeeperTests(SynchronousTestCase):
         self.assertIsNone(exact.admit("2001:db8::1"))
         self.assertIsNone(exact.admit("2001:db8::2"))
 
+    def test_connectRate(self):
+        """
+        One address may open connections at the connect rate, after a
+        burst; others are not affected; the rate refills.
+        """
+        keeper = self.keeper(connectRate=1, connectBurst=3)
+        self.assertEqual([keeper.screen("10.0.0.1") for _ in range(4)],
+                         [None, None, None, "connecting too often (at most 1 a second)"])
+        self.assertIsNone(keeper.screen("10.0.0.2"))
+        self.clock.advance(1)
+        self.assertIsNone(keeper.screen("10.0.0.1"))
+
     def test_nonIPPeers(self):
         """
         Unix-socket peers are local and always pass.

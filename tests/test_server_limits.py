@@ -57,6 +57,21 @@ class LimitsTests(SynchronousTestCase):
         self.assertEqual(len(self.security("refused")), 1)
         self.assertIsNotNone(self.connect(factory, host="203.0.113.9")[0])
 
+    def test_refusalsLoggedSparingly(self):
+        """
+        An address refused again and again is logged once a minute, with
+        how many refusals the log left out.
+        """
+        factory = self.factory(deny=parseNetwork("198.51.100.0/24"))
+        for _ in range(50):
+            self.connect(factory)
+        self.assertEqual(len(self.security("refused")), 1)
+        self.clock.advance(60)
+        self.connect(factory)
+        refused = self.security("refused")
+        self.assertEqual(len(refused), 2)
+        self.assertEqual(refused[1]["more"], " (49 more not logged)")
+
     def test_allowList(self):
         """
         With an allow list, other addresses are refused.

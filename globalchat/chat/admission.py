@@ -17,7 +17,10 @@ from globalchat.chat.hub import Hub
 from globalchat.chat.connection import IConnection
 from globalchat.chat.session import Session
 from globalchat.identity.portal import Identity
-from globalchat.policy import Gatekeeper, Limits
+from globalchat.policy import MAX_TRACKED, Gatekeeper, Limits
+
+#: Seconds between two log lines about one address's refused connections.
+REFUSALS_LOGGED_EVERY = 60.0
 
 
 class Admission(Service):
@@ -42,6 +45,9 @@ class Admission(Service):
         self.clock = clock
         self._gatekeeper = Gatekeeper(clock, self.limits)
         self._sessions: set[Session] = set()
+        #: When each (address, reason) refusal was last logged, and how
+        #: many since were not.
+        self._refusals: dict[tuple[str, str], tuple[float, int]] = {}
         self._sweep = LoopingCall(self.checkTimeouts)
         self._sweep.clock = clock
 
@@ -61,8 +67,20 @@ class Admission(Service):
         """
         refusal = self._gatekeeper.screen(host)
         if refusal is not None:
-            self.log.warn("refused {peer}: {reason}", peer=peer, reason=refusal,
-                          security="refused")
+            # One line a minute for each address and reason, however many
+            # times it knocks: refusals must not fill the log.
+            now = self.clock.seconds()
+            key = (self._gatekeeper.key(host), refusal)
+            last, quiet = self._refusals.get(key, (None, 0))
+            if last is not None and now - last < REFUSALS_LOGGED_EVERY:
+                self._refusals[key] = (last, quiet + 1)
+            else:
+                self.log.warn("refused {peer}: {reason}{more}", peer=peer, reason=refusal,
+                              more=f" ({quiet} more not logged)" if quiet else "",
+                              security="refused")
+                if len(self._refusals) > MAX_TRACKED:
+                    self._refusals.clear()
+                self._refusals[key] = (now, 0)
         return refusal is None
 
     def connect(self, connection: IConnection) -> Session | None:
