@@ -32,6 +32,19 @@ class SessionTests(SynchronousTestCase):
         self.addCleanup(admission.stopService)
         return admission
 
+    def owed(self):
+        """
+        A reader that stopped reading and is owed more than its send
+        buffer (100 bytes), and the talker who sent it that.
+        """
+        admission = self.admission(maxSendBuffer=100, slowGrace=1.0)
+        reader, talker = LinesInMemory(admission), LinesInMemory(admission, host="192.0.2.2")
+        reader.type("Reader")
+        talker.type("Talker")
+        reader.stopReading()
+        talker.type("x" * 150)
+        return reader, talker
+
     def test_transportsProvideTheInterface(self):
         """
         The TCP protocol and the in-memory transport are both connections.
@@ -102,12 +115,7 @@ class SessionTests(SynchronousTestCase):
         A client that stops reading is dropped once it is owed more than
         the send buffer for longer than the grace time.
         """
-        admission = self.admission(maxSendBuffer=100, slowGrace=1.0)
-        reader, talker = LinesInMemory(admission), LinesInMemory(admission, host="192.0.2.2")
-        reader.type("Reader")
-        talker.type("Talker")
-        reader.stopReading()
-        talker.type("x" * 150)
+        reader, talker = self.owed()
         self.assertIsNone(reader.closed)
         self.clock.advance(1)
         self.assertEqual(reader.closed, "aborted")
@@ -117,12 +125,7 @@ class SessionTests(SynchronousTestCase):
         """
         A client that reads again before the grace time is kept.
         """
-        admission = self.admission(maxSendBuffer=100, slowGrace=1.0)
-        reader, talker = LinesInMemory(admission), LinesInMemory(admission, host="192.0.2.2")
-        reader.type("Reader")
-        talker.type("Talker")
-        reader.stopReading()
-        talker.type("x" * 150)
+        reader, _ = self.owed()
         reader.startReading()
         self.clock.advance(5)
         self.assertIsNone(reader.closed)

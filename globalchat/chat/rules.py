@@ -151,15 +151,25 @@ class Policed:
         The transport dropped a line longer than C{limit} bytes: it counts
         against the rate like any other.
         """
-        if self._closed:
-            return
-        now = self._admission.clock.seconds()
-        if not self._rules.heard(now):
-            self._flooded(now)
+        if not self._withinRate():
             return
         if self._rules.refused():
             self.log.info("{peer} sent a line too long", peer=self.connection.peer)
         self.reply(wire.error(f"line too long (max {limit} bytes)"))
+
+    def _withinRate(self) -> bool:
+        """
+        Whether a line that came may be handled: the connection is open
+        and the line within the rate (one over it is dropped, and counted
+        towards cutting the connection off).
+        """
+        if self._closed:
+            return False
+        now = self._admission.clock.seconds()
+        if not self._rules.heard(now):
+            self._flooded(now)
+            return False
+        return True
 
     def _flooded(self, now: float) -> None:
         """

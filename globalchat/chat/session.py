@@ -95,11 +95,7 @@ class Session(Policed):
         One line from the transport, without its line ending: counted
         against the rate, decoded, and handled.
         """
-        if self._closed:
-            return
-        now = self._admission.clock.seconds()
-        if not self._rules.heard(now):
-            self._flooded(now)
+        if not self._withinRate():
             return
         try:
             text = raw.decode("utf-8")
