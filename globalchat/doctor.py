@@ -4,8 +4,10 @@ C{globalchat-doctor}: why can't my friend connect?
 
 Each link between a friend abroad and the server is checked in the order
 a connection crosses them backwards: something listening, the host
-firewall, the gateway's port mapping, the public address, IPv6, and (with
-C{--via}) a real connection from another globalchat server.  Every line
+firewall, the gateway's port mapping, the public address (with the signs
+of a second NAT: the gateway's address, STUN, the routers on the path),
+IPv6, and (with C{--via}) a real connection from another globalchat
+server.  Every line
 is C{ok}, C{problem} or C{skipped}; every problem comes with the exact fix.
 """
 
@@ -27,9 +29,11 @@ from twisted.internet.utils import getProcessOutputAndValue
 
 from globalchat import tls
 from globalchat.commandline import ArgumentParser, portNumber
-from globalchat.expose import nat
+from globalchat.expose import nat, verdict
 from globalchat.expose.gateway import defaultGateway, globalIPv6Addresses, readKernelTable
 from globalchat.expose.mapping import MappingError
+from globalchat.expose.path import DEFAULT_TARGET, Path as NetworkPath, parseTarget, pathChecker
+from globalchat.expose.probe import CONNECTED, IMPOSTOR, NOT_CONNECTED, REFUSED, readAnswer
 from globalchat.expose.stun import firstStunAddress, parseHostPort
 
 OK = "ok"
@@ -208,21 +212,30 @@ async def checkGateway(reactor, port: int, methods, testPort: int | None = None)
                  f"TCP port {port} to this machine by hand (README: Going global)"), None
 
 
-def checkExternal(gatewayAddress: str | None, stunAddress: str | None) -> Check:
+def checkExternal(found: verdict.Verdict, path: NetworkPath | None,
+                  ipv6: list[str] = ()) -> Check:
     """
     Is the address the world sees us at public, and the only NAT ours?
+    Any sign of another NAT is a problem, unless a helper connected anyway.
     """
     name = "public address"
-    problem = nat.diagnose(gatewayAddress, stunAddress)
-    if problem is not None:
-        return Check(name, PROBLEM, problem, nat.ALTERNATIVES)
-    address = stunAddress or gatewayAddress
-    if address is None:
+    why = "; ".join(map(str, found.signals))
+    if found.signals and found.status != verdict.REACHABLE:
+        return Check(name, PROBLEM, f"{verdict.behind(found.signals)}: {why}; a port mapping "
+                                    "on your router cannot make this server reachable",
+                     nat.alternatives(ipv6))
+    if found.address is None:
         return Check(name, SKIPPED, "no gateway or STUN server told the public address",
                      "give a STUN server with --stun HOST:PORT (README lists some)")
-    if nat.classify(address) != nat.PUBLIC:
-        return Check(name, PROBLEM, f"the external address {address} is not public", nat.ALTERNATIVES)
-    return Check(name, OK, f"the public address is {address}")
+    detail = f"the public address is {found.address}"
+    if found.signals:
+        detail += (f" ({why} suggested another NAT, but {found.answer.helper} connected "
+                   "from outside)")
+    elif path is not None and path.skipped:
+        detail += f"; path check skipped: {path.skipped}"
+    elif path is not None:
+        detail += f"; no second NAT on the {path.describe()}"
+    return Check(name, OK, detail)
 
 
 def checkIPv6(addresses: list[str], port: int) -> Check:
@@ -241,34 +254,30 @@ def judgeProbe(answer: str, via: str, ownFingerprint: str | None) -> Check:
     """
     Turn a probe helper's answer line into a verdict.
     """
-    name = "reachable from outside"
-    if answer.startswith("PROBE OK "):
-        seen = answer.split()[2]
-        if ownFingerprint and seen.startswith("SHA256:") and seen != ownFingerprint:
-            return Check(name, PROBLEM,
-                         f"{via} reached a TLS server whose certificate is {seen}, not this "
-                         f"server's {ownFingerprint}: something in between answers instead",
-                         "check the port forward points at this machine")
-        return Check(name, OK, f"reachable from {via}: {answer[len('PROBE OK '):]}")
-    if answer.startswith("PROBE FAILED "):
-        return Check(name, PROBLEM, f"{via} could not connect: {answer[len('PROBE FAILED '):]}",
-                     "fix the problems above; if there are none, your provider may block "
-                     "incoming connections: try another port")
-    if answer.startswith("PROBE REFUSED "):
-        return Check(name, SKIPPED, f"{via} refused the probe: {answer[len('PROBE REFUSED '):]}",
-                     "wait a minute and try again")
-    return Check(name, SKIPPED, f"{via} does not offer probes (it answered {answer!r})",
-                 "ask its owner to start it with --probe-helper")
+    outcome, rest = readAnswer(answer, ownFingerprint)
+    status, detail, fix = {
+        CONNECTED: (OK, f"reachable from {via}: {rest}", ""),
+        IMPOSTOR: (PROBLEM, f"{via} reached a TLS server whose certificate is {rest}, not this "
+                            f"server's {ownFingerprint}: something in between answers instead",
+                   "check the port forward points at this machine"),
+        NOT_CONNECTED: (PROBLEM, f"{via} could not connect: {rest}",
+                        "fix the problems above; if there are none, your provider may block "
+                        "incoming connections: try another port"),
+        REFUSED: (SKIPPED, f"{via} refused the probe: {rest}", "wait a minute and try again"),
+    }.get(outcome, (SKIPPED, f"{via} does not offer probes (it answered {answer!r})",
+                    "ask its owner to start it with --probe-helper"))
+    return Check("reachable from outside", status, detail, fix)
 
 
-def _hostPort(default: int):
-    def parse(text: str) -> tuple[str, int]:
+def _checked(parse):
+    # argparse shows an ArgumentTypeError's own message, naming the value.
+    def check(text: str):
         try:
-            return parseHostPort(text, default)
+            return parse(text)
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
 
-    return parse
+    return check
 
 
 def _parser() -> ArgumentParser:
@@ -283,22 +292,29 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--data-dir", default="globalchat-data",
                         help="the server's data directory, to compare its TLS fingerprint")
     parser.add_argument("--gateway", help="the router's address (default: the default route's)")
-    parser.add_argument("--stun", action="append", default=[], type=_hostPort(3478),
+    parser.add_argument("--stun", action="append", default=[], type=_checked(parseHostPort),
                         metavar="HOST:PORT", help="ask this STUN server for the public address")
-    parser.add_argument("--via", type=_hostPort(12345), metavar="HOST:PORT",
-                        help="ask the globalchat server there (started with --probe-helper) "
-                             "to connect back to this one")
+    parser.add_argument("--via", type=_checked(lambda text: parseHostPort(text, 12345)),
+                        metavar="HOST:PORT", help="ask the globalchat server there (started "
+                                                  "with --probe-helper) to connect back")
+    parser.add_argument("--path-target", default=DEFAULT_TARGET, metavar="IP",
+                        type=_checked(parseTarget),
+                        help="aim the path check's three short-lived UDP datagrams at this "
+                             f"public address (default {DEFAULT_TARGET}; they expire on the way)")
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     return parser
 
 
-async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None) -> list[Check]:
+async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None,
+                   path=None) -> list[Check]:
     """
     Run every check.
 
     @param methods: the gateway protocols to try (default: PCP, NAT-PMP,
         UPnP on the gateway).
     @param stun: asks the C{--stun} servers (default: the STUN client).
+    @param path: looks at the routers on the way out (default: towards
+        C{--path-target}).
     """
     from globalchat.expose.mapper import gatewayMethods
 
@@ -317,22 +333,29 @@ async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None
             stun = lambda: firstStunAddress(reactor, options.stun)
         result = await stun()
         seen = result[0] if result else None
-    checks.append(checkExternal(external, seen))
-    checks.append(checkIPv6(globalIPv6Addresses(), port))
-    if options.via:
-        from globalchat.expose.probe import askProbe
-
-        host, viaPort = options.via
-        via = f"{host}:{viaPort}"
-        try:
-            answer = await askProbe(reactor, host, viaPort, port, options.tls)
-        except Exception as e:
-            checks.append(Check("reachable from outside", SKIPPED,
-                                f"could not ask {via}: {e.__class__.__name__} {e}",
-                                "check the --via address"))
-        else:
-            checks.append(judgeProbe(answer, via, _ownFingerprint(options)))
+    route = await (path or pathChecker(reactor, options.path_target))()
+    probed, answer = await _probe(reactor, options) if options.via else (None, None)
+    ipv6 = globalIPv6Addresses()
+    checks.append(checkExternal(verdict.judge(external, seen, route, answer), route, ipv6))
+    checks.append(checkIPv6(ipv6, port))
+    if probed is not None:
+        checks.append(probed)
     return checks
+
+
+async def _probe(reactor, options: argparse.Namespace) -> tuple[Check, verdict.HelperAnswer | None]:
+    # The --via check, and the answer the public address check weighs.
+    from globalchat.expose.probe import askProbe
+
+    via = "%s:%d" % options.via
+    try:
+        line = await askProbe(reactor, *options.via, options.port, options.tls)
+    except Exception as e:
+        return Check("reachable from outside", SKIPPED, f"could not ask {via}: "
+                     f"{e.__class__.__name__} {e}", "check the --via address"), None
+    check = judgeProbe(line, via, _ownFingerprint(options))
+    answer = verdict.HelperAnswer(via, check.status == OK, check.detail)
+    return check, None if check.status == SKIPPED else answer
 
 
 def _ownFingerprint(options: argparse.Namespace) -> str | None:

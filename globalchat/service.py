@@ -23,11 +23,13 @@ from globalchat.chat.bus import LocalBus
 from globalchat.chat.moderation import Moderation
 from globalchat.chat.hub import Hub
 from globalchat.expose.gateway import defaultGateway
+from globalchat.expose.gateway import globalIPv6Addresses
 from globalchat.expose.mapper import (
     PortMapperService,
     gatewayMethods,
     pinholeMethods,
 )
+from globalchat.expose.path import pathChecker
 from globalchat.expose.probe import ProbeHelper
 from globalchat.identity.accounts import Accounts
 from globalchat.identity.checkers import ServerPasswordChecker
@@ -98,6 +100,8 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
         servers = config["stun"]
         stun = (lambda: ensureDeferred(firstStunAddress(reactor, servers))) if servers else None
         mapper = PortMapperService(reactor, methods, lease=config["expose-lease"], stun=stun,
+                                   verify=config["verify-via"], ipv6=globalIPv6Addresses,
+                                   path=pathChecker(reactor, config["path-target"]),
                                    pinholes=pinholes)
     for description in config["ports"]:
         prepared, fingerprint = prepareEndpoint(description, config["data-dir"])

@@ -27,6 +27,7 @@ from globalchat.commandline import didYouMean, helpPointer, whyUnusable
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,
 )
+from globalchat.expose.path import DEFAULT_TARGET, parseTarget
 from globalchat.expose.stun import parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH
@@ -166,6 +167,8 @@ class Options(usage.Options):
                      for name, doc in self.docs.items()}
         self["ports"] = []
         self["stun"] = []
+        self["verify-via"] = []
+        self["path-target"] = DEFAULT_TARGET
         self["allow"] = []
         self["deny"] = []
 
@@ -209,6 +212,28 @@ class Options(usage.Options):
             self["stun"].append(parseHostPort(server))
         except ValueError as e:
             raise StartupError(f"--stun: {e}") from None
+
+    def opt_verify_via(self, helper: str) -> None:
+        """
+        With --expose, after each mapping and renewal ask the globalchat
+        server at HOST:PORT (started with --probe-helper) to connect back,
+        and say "reachable" only when it could (repeatable).
+        """
+        try:
+            self["verify-via"].append(parseHostPort(helper, 12345))
+        except ValueError as e:
+            raise StartupError(f"--verify-via: {e}") from None
+
+    def opt_path_target(self, address: str) -> None:
+        """
+        With --expose, the public IPv4 address the check for a second NAT
+        sends three short-lived UDP datagrams towards; they expire a few
+        routers out (default 1.1.1.1).
+        """
+        try:
+            self["path-target"] = parseTarget(address)
+        except ValueError as e:
+            raise StartupError(f"--path-target: {e}") from None
 
     def opt_port(self, description: str) -> None:
         """

@@ -1,15 +1,25 @@
 """
-A three-host network made of network namespaces, with the real Debian
-C{miniupnpd} as the router, for end-to-end tests of port mapping.
+Small networks made of network namespaces, with the real Debian
+C{miniupnpd} as the home router, for end-to-end tests of reachability.
 
-    lan (10.77.1.2) --- (10.77.1.1) router (198.18.77.1) --- (198.18.77.2) wan
+One NAT (L{NetLab}C{()}), the home router on the internet:
 
-The router masquerades the LAN towards C{wan}; C{miniupnpd} on it speaks
-UPnP IGD, NAT-PMP and PCP.  It refuses to forward while its external
-address is reserved, unless STUN tells it a public one, so a small STUN
-responder in C{wan} answers with C{PUBLIC_ADDRESS}.  Nothing outside the
-namespaces made here is ever contacted: C{PUBLIC_ADDRESS} only appears in
-answers.  Every namespace and process is removed again, even on failure.
+    lan (10.77.1.2) --- (10.77.1.1) router (45.33.32.1) --- (45.33.32.2) wan
+
+Carrier-grade NAT (L{NetLab}C{(carrier=True)}), the home router's WAN in
+the shared space 100.64.0.0/10 behind the provider's NAT:
+
+    lan --- router (100.64.0.2) --- (100.64.0.1) carrier (45.33.32.1) --- wan
+
+Each NAT masquerades towards the next hop out; C{miniupnpd} on the router
+speaks UPnP IGD, NAT-PMP and PCP.  C{wan} stands for the internet: a STUN
+responder there tells each asker the address it sees (as a real one
+does).  A router whose WAN address is reserved asks it, if told to
+(C{routerStun}), and reports what it learns.  The internet addresses
+45.33.32.x are public ones, so that nothing is refused as documentation
+space; they exist only inside these namespaces, which are connected to
+nothing else.  Every namespace and process is removed again, even on
+failure.
 """
 
 from __future__ import annotations
@@ -23,23 +33,24 @@ import time
 from pathlib import Path
 
 LAN, ROUTER_LAN = "10.77.1.2", "10.77.1.1"
-ROUTER_WAN, WAN = "198.18.77.1", "198.18.77.2"
-#: What the STUN responder in wan tells the router its address is.
-PUBLIC_ADDRESS = "11.22.33.44"
+#: The internet side: the public address of the outermost NAT, and wan.
+PUBLIC, WAN = "45.33.32.1", "45.33.32.2"
+#: The home router's WAN address and the carrier NAT's inside address,
+#: in the carrier-grade NAT topology.
+ROUTER_SHARED, CARRIER_INSIDE = "100.64.0.2", "100.64.0.1"
 STUN_PORT = 3478
 
 STUN_RESPONDER = """
 import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
-public = socket.inet_aton(sys.argv[3])
 while True:
     data, (host, port) = s.recvfrom(2048)
     if len(data) < 20 or data[4:8] != b"\\x21\\x12\\xa4\\x42":
         continue
     cookie = 0x2112A442
     xport = port ^ (cookie >> 16)
-    xaddr = bytes(a ^ b for a, b in zip(public, struct.pack("!I", cookie)))
+    xaddr = bytes(a ^ b for a, b in zip(socket.inet_aton(host), struct.pack("!I", cookie)))
     attribute = struct.pack("!HHBBH", 0x0020, 8, 0, 1, xport) + xaddr
     s.sendto(struct.pack("!HHI", 0x0101, len(attribute), cookie) + data[8:20] + attribute, (host, port))
 """
@@ -69,13 +80,24 @@ table inet nat {
 }
 """
 
+#: The provider's NAT: masquerade outwards, forward nothing inwards that
+#: was not asked for.
+CARRIER_RULES = """
+table ip nat {
+    chain postrouting {
+        type nat hook postrouting priority 100; policy accept;
+        oifname "c-wan" masquerade
+    }
+}
+"""
+
 MINIUPNPD_CONF = """
 ext_ifname=r-wan
 listening_ip=r-lan
 port=5000
 enable_natpmp=yes
 enable_upnp=yes
-ext_perform_stun=yes
+ext_perform_stun={routerStun}
 ext_stun_host={wan}
 ext_stun_port={stun}
 secure_mode=yes
@@ -111,14 +133,23 @@ def _run(*command: str, timeout: float = 10) -> subprocess.CompletedProcess:
 
 class NetLab:
     """
-    The three namespaces and the router's daemons.
+    The namespaces and the router's daemons.
 
     @ivar names: the namespace names, unique to this run, by role.
+    @ivar routerWan: the home router's WAN address.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, carrier: bool = False, routerStun: bool = True) -> None:
+        """
+        @param carrier: put a carrier-grade NAT between the router and wan.
+        @param routerStun: let miniupnpd learn its public address by STUN.
+        """
         tag = f"gc{os.getpid()}x{time.monotonic_ns() % 100000}"
-        self.names = {role: f"{tag}-{role}" for role in ("lan", "router", "wan")}
+        roles = ("lan", "router", "carrier", "wan") if carrier else ("lan", "router", "wan")
+        self.names = {role: f"{tag}-{role}" for role in roles}
+        self.routerWan = ROUTER_SHARED if carrier else PUBLIC
+        self._carrier = carrier
+        self._routerStun = routerStun
         self._processes: list[subprocess.Popen] = []
         self._dir = Path(tempfile.mkdtemp(prefix="netlab-"))
 
@@ -153,28 +184,46 @@ class NetLab:
             self.tearDown()
             raise
 
+    def _link(self, one: str, oneAddress: str, other: str, otherAddress: str, prefix: int) -> None:
+        # A veth pair named after its ends: r-lan is the router's end of
+        # the link to lan; the router's way out is always r-wan, which is
+        # what miniupnpd and its rules name.
+        ends = [(one, other, oneAddress), (other, one, otherAddress)]
+        devices = ["r-wan" if role == "router" and peer != "lan" else f"{role[0]}-{peer}"
+                   for role, peer, _ in ends]
+        _run("ip", "link", "add", devices[0], "netns", self.names[one], "type", "veth",
+             "peer", devices[1], "netns", self.names[other])
+        for (role, _, address), device in zip(ends, devices):
+            _run("ip", "-n", self.names[role], "addr", "add", f"{address}/{prefix}", "dev", device)
+            _run("ip", "-n", self.names[role], "link", "set", device, "up")
+
+    def _nat(self, role: str, rules: str) -> None:
+        _run("ip", "netns", "exec", self.names[role], "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+        path = self._dir / f"{role}.nft"
+        path.write_text(rules)
+        _run("ip", "netns", "exec", self.names[role], "nft", "-f", str(path))
+
     def _build(self) -> None:
-        lan, router, wan = (self.names[r] for r in ("lan", "router", "wan"))
-        for name in (lan, router, wan):
+        for name in self.names.values():
             _run("ip", "netns", "add", name)
             _run("ip", "-n", name, "link", "set", "lo", "up")
-        _run("ip", "link", "add", "l-lan", "netns", lan, "type", "veth", "peer", "r-lan", "netns", router)
-        _run("ip", "link", "add", "w-wan", "netns", wan, "type", "veth", "peer", "r-wan", "netns", router)
-        for ns, dev, address in ((lan, "l-lan", LAN), (router, "r-lan", ROUTER_LAN),
-                                 (router, "r-wan", ROUTER_WAN), (wan, "w-wan", WAN)):
-            _run("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", dev)
-            _run("ip", "-n", ns, "link", "set", dev, "up")
-        _run("ip", "-n", lan, "route", "add", "default", "via", ROUTER_LAN)
-        _run("ip", "netns", "exec", router, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-        rules = self._dir / "rules.nft"
-        rules.write_text(NFT_RULES)
-        _run("ip", "netns", "exec", router, "nft", "-f", str(rules))
+        self._link("lan", LAN, "router", ROUTER_LAN, 24)
+        _run("ip", "-n", self.names["lan"], "route", "add", "default", "via", ROUTER_LAN)
+        if self._carrier:
+            self._link("router", ROUTER_SHARED, "carrier", CARRIER_INSIDE, 10)
+            self._link("carrier", PUBLIC, "wan", WAN, 24)
+            _run("ip", "-n", self.names["router"], "route", "add", "default", "via", CARRIER_INSIDE)
+            self._nat("carrier", CARRIER_RULES)
+        else:
+            self._link("router", PUBLIC, "wan", WAN, 24)
+        self._nat("router", NFT_RULES)
         stun = self._dir / "stun.py"
         stun.write_text(STUN_RESPONDER)
-        self.popen("wan", sys.executable, str(stun), WAN, str(STUN_PORT), PUBLIC_ADDRESS,
+        self.popen("wan", sys.executable, str(stun), WAN, str(STUN_PORT),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         conf = self._dir / "miniupnpd.conf"
-        conf.write_text(MINIUPNPD_CONF.format(wan=WAN, stun=STUN_PORT))
+        conf.write_text(MINIUPNPD_CONF.format(wan=WAN, stun=STUN_PORT,
+                                              routerStun="yes" if self._routerStun else "no"))
         log = open(self._dir / "miniupnpd.log", "wb")
         self.popen("router", "miniupnpd", "-d", "-f", str(conf), "-P", str(self._dir / "miniupnpd.pid"),
                    stdout=log, stderr=subprocess.STDOUT)

@@ -9,7 +9,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from globalchat import doctor
 from globalchat.expose.mapping import GatewayTimeout, MappingError
+from globalchat.expose.path import Path
+from globalchat.expose.verdict import HelperAnswer, judge
 from tests.test_expose_mapper import FakeMapper, mapping
+
+CARRIER = Path("45.33.32.2", ("10.77.1.1", "100.64.0.1", "45.33.32.2"), reached=True)
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -143,12 +147,47 @@ class VerdictTests(SynchronousTestCase):
 
     def test_external(self):
         """
-        Public is fine, CGNAT is a problem, unknown is skipped.
+        Public is fine, any sign of another NAT is a problem naming the
+        signal (with the advice), unknown is skipped.
         """
-        self.assertEqual(doctor.checkExternal("8.8.8.8", None).status, doctor.OK)
-        self.assertEqual(doctor.checkExternal("100.64.0.9", None).status, doctor.PROBLEM)
-        self.assertEqual(doctor.checkExternal(None, None).status, doctor.SKIPPED)
-        self.assertEqual(doctor.checkExternal("8.8.8.8", "9.9.9.9").status, doctor.PROBLEM)
+        def check(gateway, stun=None, path=None, answer=None):
+            return doctor.checkExternal(judge(gateway, stun, path, answer), path)
+
+        self.assertEqual((check("8.8.8.8").status, check("8.8.8.8").detail),
+                         (doctor.OK, "the public address is 8.8.8.8"))
+        self.assertEqual(check(None).status, doctor.SKIPPED)
+        cgnat = check("100.64.0.9")
+        self.assertEqual((cgnat.status, cgnat.detail), (doctor.PROBLEM, (
+            "this network is behind carrier-grade NAT (your provider's): the router's external "
+            "address 100.64.0.9 is in the carrier-grade NAT range 100.64.0.0/10 (the gateway's "
+            "address); a port mapping on your router cannot make this server reachable")))
+        self.assertIn("onion", cgnat.fix)
+        mismatch = check("8.8.8.8", "9.9.9.9")
+        self.assertEqual(mismatch.status, doctor.PROBLEM)
+        self.assertIn("(STUN mismatch)", mismatch.detail)
+        hop = check("45.33.32.1", "45.33.32.1", CARRIER)
+        self.assertEqual(hop.status, doctor.PROBLEM)
+        self.assertIn("router 2 on the way out, 100.64.0.1, is in the carrier-grade NAT range "
+                      "100.64.0.0/10 (path hop)", hop.detail)
+
+    def test_externalPathNoted(self):
+        """
+        The public address check says what the path showed, or that the
+        path check was skipped; a helper that connected outweighs a
+        suspicious hop.
+        """
+        clean = Path("45.33.32.2", ("10.77.1.1", "45.33.32.2"), reached=True)
+        self.assertEqual(doctor.checkExternal(judge("45.33.32.1", None, clean), clean).detail,
+                         "the public address is 45.33.32.1; no second NAT on the path towards "
+                         "45.33.32.2: 10.77.1.1, 45.33.32.2")
+        skipped = Path("1.1.1.1", skipped="it needs Linux (IP_RECVERR) to read the routers' answers")
+        self.assertEqual(doctor.checkExternal(judge("45.33.32.1", None, skipped), skipped).detail,
+                         "the public address is 45.33.32.1; path check skipped: it needs Linux "
+                         "(IP_RECVERR) to read the routers' answers")
+        answer = HelperAnswer("h:1", True, "Hello")
+        outweighed = doctor.checkExternal(judge("45.33.32.1", None, CARRIER, answer), CARRIER)
+        self.assertEqual(outweighed.status, doctor.OK)
+        self.assertIn("suggested another NAT, but h:1 connected from outside", outweighed.detail)
 
     def test_ipv6(self):
         """

@@ -14,12 +14,26 @@ from zope.interface.verify import verifyObject
 from globalchat.expose.mapper import (
     PortMapperService,
     Target,
-    friendLine,
     gatewayRestarted,
 )
 from globalchat.expose.mapping import GatewayTimeout, IPortMapper, Mapping, MappingError
+from globalchat.expose.path import Path
 
 FINGERPRINT = "SHA256:" + ":".join(["AB"] * 32)
+HELPER = ("45.33.32.2", 12346)
+GOOD = "PROBE OK Hello Good morning !!!! ::: globalchat-probe"
+BAD = "PROBE FAILED 8.8.8.8:12345 refused the connection: nothing listens there"
+
+
+def unconfirmed(address, port, fingerprint=None):
+    """
+    The line for a mapping nobody on the internet has confirmed yet.
+    """
+    tls = f" --tls --fingerprint {fingerprint}" if fingerprint else ""
+    shown = f"[{address}]" if ":" in address else address
+    return (f"mapped on the router at {shown}:{port} \N{EM DASH} friends connect with "
+            f"globalchat-client {address} {port}{tls}; not confirmed from outside yet (add "
+            "--verify-via HOST:PORT to have a helper on the internet check)")
 
 
 @implementer(IPortMapper)
@@ -71,9 +85,10 @@ def mapping(method="nat-pmp", external=12345, lifetime=3600, epoch=None, address
     return Mapping(method, 12345, external, address, lifetime, epoch)
 
 
-class MapperTests(SynchronousTestCase):
+class MapperHarness:
     """
-    L{PortMapperService} against fake protocol clients.
+    A L{PortMapperService} on a L{Clock} with fake gateways and helper,
+    and what it logged.
     """
 
     def setUp(self):
@@ -82,9 +97,23 @@ class MapperTests(SynchronousTestCase):
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
-    def service(self, *mappers, stun=None, lease=3600):
+    def service(self, *mappers, stun=None, lease=3600, answers=None, path=None,
+                helpers=(HELPER,)):
+        """
+        A running service with C{mappers}; with C{answers}, the C{helpers}
+        give them in turn (a string, or an exception to fail).
+        """
         methods = [(m.method, lambda m=m: succeed(m)) for m in mappers]
-        service = PortMapperService(self.clock, methods, lease=lease, stun=stun)
+        self.asked = []
+
+        def ask(host, port, probed, tls):
+            self.asked.append((host, port, probed, tls))
+            answer = answers.pop(0)
+            return fail(answer) if isinstance(answer, Exception) else succeed(answer)
+
+        service = PortMapperService(
+            self.clock, methods, lease=lease, stun=stun, verify=helpers if answers else (),
+            ask=ask, path=None if path is None else lambda: succeed(path))
         service.startService()
         return service
 
@@ -93,6 +122,12 @@ class MapperTests(SynchronousTestCase):
                  if e.get("log_namespace", "").startswith("globalchat.expose")]
         self.events.clear()
         return texts
+
+
+class MapperTests(MapperHarness, SynchronousTestCase):
+    """
+    L{PortMapperService} against fake protocol clients.
+    """
 
     def test_fakeIsAPortMapper(self):
         """
@@ -103,15 +138,16 @@ class MapperTests(SynchronousTestCase):
 
     def test_firstMethodWins(self):
         """
-        The first protocol that maps is used; the user gets the line to
-        hand to a friend, with the TLS fingerprint.
+        The first protocol that maps is used; the user is told the mapping
+        is on the router, not that the server is reachable, with the line
+        to hand to a friend (with the TLS fingerprint).
         """
         pcp = FakeMapper("PCP", [mapping("pcp", address="8.8.8.8")])
         natpmp = FakeMapper("NAT-PMP", [])
         self.service(pcp, natpmp).expose(Target(12345, FINGERPRINT))
         self.assertEqual(pcp.added, [(12345, 12345, 3600)])
         self.assertEqual(natpmp.added, [])
-        self.assertEqual(self.messages()[-1], friendLine("8.8.8.8", 12345, FINGERPRINT))
+        self.assertEqual(self.messages()[-1], unconfirmed("8.8.8.8", 12345, FINGERPRINT))
 
     def test_fallsBackInOrder(self):
         """
@@ -122,10 +158,7 @@ class MapperTests(SynchronousTestCase):
         natpmp = FakeMapper("NAT-PMP", [GatewayTimeout("NAT-PMP: no answer from 10.0.0.1")])
         upnp = FakeMapper("UPnP", [mapping("upnp")], address="8.8.4.4")
         self.service(pcp, natpmp, upnp).expose(Target(12345))
-        self.assertEqual(
-            self.messages()[-1],
-            "reachable at 8.8.4.4:12345 \N{EM DASH} globalchat-client 8.8.4.4 12345",
-        )
+        self.assertEqual(self.messages()[-1], unconfirmed("8.8.4.4", 12345))
 
     def test_conflictReportsOtherPort(self):
         """
@@ -172,13 +205,19 @@ class MapperTests(SynchronousTestCase):
     def test_cgnat(self):
         """
         A mapping whose external address is carrier-grade NAT space is
-        reported as not reachable, with the alternatives, and no friend line.
+        reported as not reachable, naming the signal, with the
+        alternatives, and no friend line.
         """
         pcp = FakeMapper("PCP", [mapping("pcp", address="100.64.3.4")])
         self.service(pcp).expose(Target(12345))
         last = self.messages()[-1]
-        self.assertIn("not reachable from the internet", last)
-        self.assertIn("carrier-grade NAT", last)
+        self.assertTrue(last.startswith(
+            "mapped on the router at 100.64.3.4:12345, but not reachable from the internet: "
+            "this network is behind carrier-grade NAT (your provider's): the router's external "
+            "address 100.64.3.4 is in the carrier-grade NAT range 100.64.0.0/10 (the gateway's "
+            "address). A mapping on this router cannot make this server reachable; instead "), last)
+        self.assertIn("onion", last)
+        self.assertNotIn("globalchat-client", last)
 
     def test_doubleNATSeenByStun(self):
         """
@@ -187,7 +226,57 @@ class MapperTests(SynchronousTestCase):
         """
         pcp = FakeMapper("PCP", [mapping("pcp", address="8.8.8.8")])
         self.service(pcp, stun=lambda: succeed(("1.1.1.1", 4000))).expose(Target(12345))
-        self.assertIn("second NAT", self.messages()[-1])
+        last = self.messages()[-1]
+        self.assertIn("behind another NAT (double NAT): the router says its external address is "
+                      "8.8.8.8 but a STUN server sees 1.1.1.1 (STUN mismatch)", last)
+        self.assertNotIn("reachable at", last)
+
+    def test_pathShowsCarrierNat(self):
+        """
+        A router that learned the carrier's public address (and agrees
+        with STUN) is still caught by the path: the second router out has
+        a shared address.  No friend line is given.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", address="45.33.32.1")])
+        path = Path("45.33.32.2", ("10.77.1.1", "100.64.0.1", "45.33.32.2"), reached=True)
+        self.service(pcp, stun=lambda: succeed(("45.33.32.1", 4000)), path=path).expose(
+            Target(12345))
+        last = self.messages()[-1]
+        self.assertIn("behind carrier-grade NAT (your provider's): router 2 on the way out, "
+                      "100.64.0.1, is in the carrier-grade NAT range 100.64.0.0/10 (path hop)", last)
+        self.assertNotIn("globalchat-client", last)
+
+    def test_pathSkippedSaid(self):
+        """
+        Where the path cannot be looked at, the log says the check was
+        skipped, once.
+        """
+        granted = mapping("pcp", address="8.8.8.8", lifetime=600)
+        pcp = FakeMapper("PCP", [granted, granted])
+        path = Path("1.1.1.1", skipped="it needs Linux (IP_RECVERR) to read the routers' answers")
+        self.service(pcp, path=path, lease=600).expose(Target(12345))
+        self.clock.advance(300)
+        self.assertEqual(len(pcp.added), 2)
+        self.assertEqual(self.messages(), [
+            "PCP mapped external port 12345 to port 12345 for 600 s",
+            "path check skipped: it needs Linux (IP_RECVERR) to read the routers' answers",
+            unconfirmed("8.8.8.8", 12345),
+        ])
+
+    def test_notExposedBehindCarrierNat(self):
+        """
+        When the router refuses every mapping and the path shows a carrier
+        NAT, the one line says that too: no setting at home would help.
+        """
+        pcp = FakeMapper("PCP", [MappingError("PCP: the gateway refused (NO_RESOURCES)")])
+        path = Path("45.33.32.2", ("10.77.1.1", "100.64.0.1"), reached=True)
+        self.service(pcp, path=path).expose(Target(12345))
+        [message] = self.messages()
+        self.assertTrue(message.startswith(
+            "not exposed: port 12345: PCP: the gateway refused (NO_RESOURCES). Besides, this "
+            "network is behind carrier-grade NAT (your provider's): router 2 on the way out, "
+            "100.64.0.1, is in the carrier-grade NAT range 100.64.0.0/10 (path hop); a mapping "
+            "on this router could not make this server reachable anyway. Instead "), message)
 
     def test_renewAtHalfLife(self):
         """
@@ -314,15 +403,6 @@ class HelpersTests(SynchronousTestCase):
     The pure helpers.
     """
 
-    def test_friendLineIPv6(self):
-        """
-        IPv6 addresses are bracketed where a port follows.
-        """
-        self.assertEqual(
-            friendLine("2001:db8::1", 1, None),
-            "reachable at [2001:db8::1]:1 \N{EM DASH} globalchat-client 2001:db8::1 1",
-        )
-
     def test_gatewayRestarted(self):
         """
         Epochs are compared allowing for clock drift.
@@ -355,8 +435,7 @@ class PinholeTests(SynchronousTestCase):
         service.startService()
         service.expose(Target(12345, ipv6=True))
         self.assertEqual(natpmp.added, [])
-        self.assertEqual(formatEvent(self.events[-1]),
-                         friendLine("2a01:4f8::2", 12345, None))
+        self.assertEqual(formatEvent(self.events[-1]), unconfirmed("2a01:4f8::2", 12345))
 
     def test_noPinholeFix(self):
         """

@@ -36,37 +36,25 @@ class ClassifyTests(SynchronousTestCase):
             self.assertEqual((address, nat.classify(address)), (address, kind))
 
 
-class DiagnoseTests(SynchronousTestCase):
+class AlternativesTests(SynchronousTestCase):
     """
-    Explaining why a mapping cannot help.
+    What to do when the home router cannot help.
     """
 
-    def test_publicIsFine(self):
+    def test_withoutIPv6(self):
         """
-        A public external address that STUN agrees with needs no warning.
+        Every way out is named, IPv6 first, with where to find out about it.
         """
-        self.assertIsNone(nat.diagnose("8.8.8.8", "8.8.8.8"))
-        self.assertIsNone(nat.diagnose("8.8.8.8"))
+        advice = nat.alternatives()
+        for words in ("use IPv6 if your provider offers it (globalchat-doctor shows",
+                      "public IPv4 address", "--port onion:PORT", "a small rented server"):
+            self.assertIn(words, advice)
 
-    def test_cgnat(self):
+    def test_withIPv6(self):
         """
-        A shared-space address is carrier-grade NAT, with alternatives.
+        A machine with a global IPv6 address is told to use it.
         """
-        message = nat.diagnose("100.72.1.2")
-        self.assertIn("carrier-grade NAT", message)
-        self.assertIn("IPv6", message)
-        self.assertIn("onion", message)
-
-    def test_doubleNAT(self):
-        """
-        A private external address means a second router.
-        """
-        self.assertIn("another router", nat.diagnose("192.168.0.10"))
-
-    def test_stunDisagrees(self):
-        """
-        A STUN view different from the gateway's is a NAT outside it.
-        """
-        message = nat.diagnose("8.8.8.8", "1.1.1.1")
-        self.assertIn("second NAT", message)
-        self.assertIn("1.1.1.1", message)
+        advice = nat.alternatives(["2a01:4f8::2"])
+        self.assertTrue(advice.startswith(
+            "this machine has the global IPv6 address 2a01:4f8::2: listen on it too "
+            "(--port tcp6:PORT:interface=\\:\\:)"), advice)

@@ -19,7 +19,9 @@ from globalchat import service, startup, tap, tls
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
+from globalchat.expose import probe
 from globalchat.expose.mapper import PortMapperService
+from globalchat.expose.path import Path as NetworkPath
 from tests.test_expose_mapper import FakeMapper, mapping
 
 
@@ -398,6 +400,10 @@ class ExposeTests(SynchronousTestCase):
         self.patch(service, "gatewayMethods", lambda reactor, gateway: [
             ("NAT-PMP", lambda: succeed(self.gateway))
         ])
+        # The path check sends datagrams: not from the unit tests.
+        self.targets = []
+        self.patch(service, "pathChecker", lambda reactor, target: lambda: succeed(
+            self.targets.append(target) or NetworkPath(target, ("10.0.0.1", target), reached=True)))
         self.logged = []
         globalLogPublisher.addObserver(self.logged.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
@@ -416,6 +422,44 @@ class ExposeTests(SynchronousTestCase):
         for argv in (["--gateway", "router.lan"], ["--expose-lease", "0"]):
             self.assertRaises(tap.StartupError, tap.Options().parseOptions, argv)
 
+    def test_verifyOptions(self):
+        """
+        C{--verify-via} repeats (port 12345 when none is given) and
+        C{--path-target} takes an IPv4 address; bad values stop start-up
+        with the option's name.
+        """
+        options = tap.Options()
+        options.parseOptions(["--verify-via", "45.33.32.2", "--verify-via", "friend.example:4000",
+                              "--path-target", "45.33.32.2"])
+        self.assertEqual(options["verify-via"], [("45.33.32.2", 12345), ("friend.example", 4000)])
+        self.assertEqual(options["path-target"], "45.33.32.2")
+        self.assertEqual(tap.Options()["path-target"], "1.1.1.1")
+        for argv, start in ((["--verify-via", "h:x"], "--verify-via: expected HOST:PORT"),
+                            (["--path-target", "example.com"],
+                             "--path-target: expected an IPv4 address, not 'example.com'")):
+            error = self.assertRaises(tap.StartupError, tap.Options().parseOptions, argv)
+            self.assertTrue(str(error).startswith("globalchat: " + start), str(error))
+
+    def test_verifyViaWired(self):
+        """
+        The helpers and path target given reach the port mapper: the
+        helper is asked to connect back, to the port the router gave.
+        """
+        asked = []
+        self.patch(probe, "askProbe", lambda reactor, host, port, probed, tls: succeed(
+            asked.append((host, port, probed, tls)) or "PROBE OK Hello"))
+        options = tap.Options()
+        options.parseOptions(["--expose", "--data-dir", self.mktemp(), "--no-history",
+                              "--port", "tcp:1234", "--verify-via", "45.33.32.2:4000",
+                              "--path-target", "45.33.32.2"])
+        top = tap.makeService(options, reactor=self.reactor)
+        top.privilegedStartService()
+        top.startService()
+        self.addCleanup(top.stopService)
+        self.assertEqual((self.targets, asked), (["45.33.32.2"], [("45.33.32.2", 4000, 1234, False)]))
+        self.assertIn("reachable at 8.8.4.4:1234 (confirmed by 45.33.32.2:4000) \N{EM DASH} "
+                      "globalchat-client 8.8.4.4 1234", self.messages())
+
     def test_mapsEveryPort(self):
         """
         Each TCP and TLS port is mapped once bound; the TLS one is
@@ -431,10 +475,13 @@ class ExposeTests(SynchronousTestCase):
         self.assertEqual([port for port, _, _ in self.gateway.added], [1234, 4433])
         fingerprints = [e["fingerprint"] for e in self.logged if "fingerprint" in e]
         self.assertIn(
-            "reachable at 8.8.4.4:4433 \N{EM DASH} globalchat-client 8.8.4.4 4433 "
-            f"--tls --fingerprint {fingerprints[0]}",
+            "mapped on the router at 8.8.4.4:4433 \N{EM DASH} friends connect with "
+            f"globalchat-client 8.8.4.4 4433 --tls --fingerprint {fingerprints[0]}; not "
+            "confirmed from outside yet (add --verify-via HOST:PORT to have a helper on the "
+            "internet check)",
             self.messages(),
         )
+        self.assertEqual(self.targets, ["1.1.1.1"])
 
     def test_withoutExposeNothingMapped(self):
         """

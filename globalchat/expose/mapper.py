@@ -22,8 +22,10 @@ from twisted.internet.defer import Deferred, DeferredList, DeferredLock, ensureD
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from globalchat.expose import nat
+from globalchat.expose import nat, verdict
 from globalchat.expose.mapping import GatewayTimeout, IPortMapper, Mapping, MappingError
+from globalchat.expose.path import Path
+from globalchat.expose.reachability import Ask, Reachability
 
 #: How long a mapping is asked for, by default: an hour, so that a server
 #: that dies without cleaning up leaves nothing open for long.
@@ -62,18 +64,6 @@ def pinholeMethods(reactor, gateway: str) -> list[Method]:
     from globalchat.expose import pcp
 
     return [("PCP", lambda: succeed(pcp.PcpMapper(reactor, gateway)))]
-
-
-def friendLine(address: str, port: int, fingerprint: str | None) -> str:
-    """
-    The line a user hands to a friend: where the server is and the exact
-    command that connects to it.
-    """
-    shown = f"[{address}]" if ":" in address else address
-    command = f"globalchat-client {address} {port}"
-    if fingerprint:
-        command += f" --tls --fingerprint {fingerprint}"
-    return f"reachable at {shown}:{port} \N{EM DASH} {command}"
 
 
 def gatewayRestarted(previous: Mapping, current: Mapping, elapsed: float) -> bool:
@@ -137,6 +127,10 @@ class PortMapperService(Service):
         stun: Callable[[], Deferred[tuple[str, int] | None]] | None = None,
         stopTimeout: float = STOP_TIMEOUT,
         pinholes: Sequence[Method] = (),
+        verify: Sequence[tuple[str, int]] = (),
+        path: Callable[[], Deferred[Path]] | None = None,
+        ipv6: Callable[[], Sequence[str]] = lambda: (),
+        ask: Ask | None = None,
     ) -> None:
         """
         @param methods: the protocols to try, in order; empty when there is
@@ -145,18 +139,26 @@ class PortMapperService(Service):
             targets; empty when there is no IPv6 gateway.
         @param stun: asks STUN servers for our public address, if any were
             configured.
+        @param verify: C{--verify-via} helpers, asked to connect back after
+            each mapping and renewal.
+        @param path: looks for a second NAT on the path out.
+        @param ipv6: this machine's global IPv6 addresses, for the advice
+            given when the router cannot help.
+        @param ask: asks one helper to connect back (default: the probe
+            client).
         """
         self._reactor = reactor
         self._methods = list(methods)
         self._pinholes = list(pinholes)
         self._lease = lease
-        self._stun = stun
+        self._reachability = Reachability(reactor, stun=stun, path=path, helpers=verify,
+                                          ask=ask, ipv6=ipv6)
+        self._ipv6 = ipv6
         self._stopTimeout = stopTimeout
         self._waiting: list[Target] = []
         self._lock = DeferredLock()
         self._mappers: dict[str, IPortMapper] = {}
         self._unavailable: dict[str, str] = {}
-        self._seen: list[str | None] = []
         self.leases: list[_Lease] = []
 
     def expose(self, target: Target) -> None:
@@ -211,51 +213,48 @@ class PortMapperService(Service):
                 return
             self.leases.append(lease)
             self._schedule(lease, mapping.lifetime)
+            self._announce(lease)
             await self._report(lease)
             return
         fix = (f"Allow incoming TCP port {target.port} to this machine in your router's "
                "IPv6 firewall" if target.ipv6 else
                f"Forward TCP port {target.port} to this machine on your router by hand")
+        found = () if target.ipv6 else await self._reachability.otherNat()
+        if found:
+            self.log.warn(
+                "not exposed: port {port}: {reasons}. Besides, {behind}: {signals}; a mapping "
+                "on this router could not make this server reachable anyway. Instead "
+                "{alternatives}", port=target.port, reasons="; ".join(reasons),
+                behind=verdict.behind(found), signals="; ".join(map(str, found)),
+                alternatives=nat.alternatives(self._ipv6()),
+            )
+            return
         self.log.warn(
             "not exposed: {family}port {port}: {reasons}. {fix} (README: Going global), "
             "or run globalchat-doctor to see why",
             port=target.port, reasons="; ".join(reasons), family=family, fix=fix,
         )
 
-    async def _report(self, lease: _Lease) -> None:
+    def _announce(self, lease: _Lease) -> None:
         mapping = lease.mapping
         self.log.info(
             "{method} mapped external port {external} to port {port} for {lifetime}",
             method=lease.method, external=mapping.externalPort, port=lease.target.port,
             lifetime=f"{mapping.lifetime} s" if mapping.lifetime else "as long as the server runs",
         )
+
+    async def _report(self, lease: _Lease) -> None:
+        # The gateway's word on its address is only one witness; the
+        # verdict, and whether to log it again, is Reachability's.
+        mapping = lease.mapping
         address = mapping.externalAddress
         if address is None:
             try:
                 address = await lease.mapper.externalAddress()
             except MappingError as e:
                 self.log.warn("the gateway did not tell its external address: {reason}", reason=str(e))
-        # STUN answers for IPv4; an IPv6 pinhole has no NAT to compare.
-        seen = None if lease.target.ipv6 else await self._stunAddress()
-        problem = nat.diagnose(address, seen)
-        if problem is None and address is not None and nat.classify(address) != nat.PUBLIC:
-            problem = f"the gateway's external address {address} is not a public address"
-        if problem is None and (address or seen) is None:
-            problem = "neither the gateway nor a STUN server (--stun) told the public address"
-        if problem is not None:
-            self.log.warn("mapped, but not reachable from the internet: {problem}", problem=problem)
-            return
-        self.log.info(
-            "{line}", line=friendLine(address or seen, mapping.externalPort, lease.target.fingerprint)
-        )
-
-    async def _stunAddress(self) -> str | None:
-        if self._stun is None:
-            return None
-        if not self._seen:
-            seen = await self._stun()
-            self._seen.append(seen[0] if seen else None)
-        return self._seen[0]
+        await self._reachability.mapped(lease, address, mapping.externalPort,
+                                        lease.target.fingerprint, lease.target.ipv6)
 
     def _schedule(self, lease: _Lease, lifetime: int) -> None:
         # A permanent (lifetime 0) mapping is still checked, at the rate a
@@ -296,7 +295,8 @@ class PortMapperService(Service):
             return
         self._schedule(lease, mapping.lifetime)
         if mapping.externalPort != previous.externalPort:
-            await self._report(lease)
+            self._announce(lease)
+        await self._report(lease)
 
     async def _delete(self, lease: _Lease) -> None:
         try:
@@ -318,6 +318,7 @@ class PortMapperService(Service):
         super().stopService()
         leases, self.leases = self.leases, []
         for lease in leases:
+            self._reachability.forget(lease)
             if lease.renewal is not None and lease.renewal.active():
                 lease.renewal.cancel()
         return DeferredList([ensureDeferred(self._delete(lease)) for lease in leases])

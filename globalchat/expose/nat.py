@@ -1,11 +1,10 @@
 # -*- test-case-name: tests.test_expose_nat -*-
 """
-Is the address the gateway calls "external" really on the internet?
+Is an address really on the internet, and what works when it is not?
 
 A port mapping on the home router only helps when the router's own
 external address is public.  Behind a carrier-grade NAT (RFC 6598 shared
-space) or a second router (RFC 1918 space), or when a STUN server sees
-another address than the router reports, the mapping opens a door into
+space) or a second router (RFC 1918 space) the mapping opens a door into
 yet another private network; the user must then be told plainly, with
 what can work instead.
 """
@@ -13,13 +12,7 @@ what can work instead.
 from __future__ import annotations
 
 import ipaddress
-
-#: What can make a server reachable when the home router cannot.
-ALTERNATIVES = (
-    "use IPv6 if your provider offers it (listen with --port tcp6:PORT:interface=\\:\\:), "
-    "ask your provider for a public IPv4 address, run the server on a small rented "
-    "server (VPS), or publish it as a Tor onion service (--port onion:PORT)"
-)
+from typing import Sequence
 
 PUBLIC = "public"
 PRIVATE = "private"
@@ -52,34 +45,21 @@ def classify(address: str) -> str:
     return OTHER
 
 
-def diagnose(gatewayAddress: str | None, stunAddress: str | None = None) -> str | None:
+def alternatives(ipv6: Sequence[str] = ()) -> str:
     """
-    Explain why a mapping on this gateway cannot make the server reachable
-    from the internet, or return C{None} when nothing says so.
+    What can make a server reachable when the home router cannot.
 
-    @param gatewayAddress: the external address the gateway reported.
-    @param stunAddress: the address a STUN server saw us come from.
+    @param ipv6: this machine's global IPv6 addresses: with one, IPv6 is
+        the nearest way out, and the advice names it.
     """
-    if gatewayAddress is not None:
-        kind = classify(gatewayAddress)
-        if kind == SHARED:
-            return (
-                f"your router's external address {gatewayAddress} is in the "
-                "carrier-grade NAT range 100.64.0.0/10: your provider shares one "
-                "public address among many customers, so a port mapping on your "
-                f"router cannot be reached from the internet; instead {ALTERNATIVES}"
-            )
-        if kind == PRIVATE:
-            return (
-                f"your router's external address {gatewayAddress} is private: "
-                "there is another router (or your provider's NAT) between it and "
-                "the internet, so a mapping on this one is not enough; map the "
-                f"port on the outer router too, or {ALTERNATIVES}"
-            )
-    if stunAddress is not None and gatewayAddress is not None and stunAddress != gatewayAddress:
-        return (
-            f"your router says its external address is {gatewayAddress} but the "
-            f"internet sees you as {stunAddress}: there is a second NAT outside your "
-            f"router (double or carrier-grade NAT); {ALTERNATIVES}"
-        )
-    return None
+    if ipv6:
+        first = f"this machine has the global IPv6 address {ipv6[0]}: listen on it too " \
+                "(--port tcp6:PORT:interface=\\:\\:) and friends with IPv6 can connect; for IPv4, "
+    else:
+        first = "use IPv6 if your provider offers it (globalchat-doctor shows whether this " \
+                "machine has a global IPv6 address), "
+    return (
+        first + "ask your provider for a public IPv4 address, publish the server as a Tor "
+        "onion service (--port onion:PORT), or run it on a machine that has a public "
+        "address (a small rented server)"
+    )

@@ -34,6 +34,13 @@ from globalchat.chat.text import isCount
 from globalchat.failures import explain
 
 PROBE_NAME = "globalchat-probe"
+
+#: What a helper's answer means, as L{readAnswer} sorts it.
+CONNECTED = "connected"
+NOT_CONNECTED = "not connected"
+IMPOSTOR = "impostor"
+REFUSED = "refused"
+NOT_A_HELPER = "not a helper"
 PROBE_INTERVAL = 60.0
 PROBE_TIMEOUT = 10.0
 
@@ -144,6 +151,29 @@ class ProbeHelper:
         if seen is not None:
             return f"PROBE OK {seen.seen} {greeting}"
         return f"PROBE OK {greeting}"
+
+
+def readAnswer(answer: str, ownFingerprint: str | None = None) -> tuple[str, str]:
+    """
+    Sort a helper's answer line, for the doctor and for C{--verify-via}.
+
+    @param ownFingerprint: the probed TLS port's certificate fingerprint:
+        a helper that saw another certificate reached something else.
+
+    @return: L{CONNECTED}, L{NOT_CONNECTED}, L{IMPOSTOR}, L{REFUSED} or
+        L{NOT_A_HELPER}, and the rest of the line (for L{IMPOSTOR}: the
+        fingerprint the helper saw).
+    """
+    for prefix, outcome in (("PROBE OK ", CONNECTED), ("PROBE FAILED ", NOT_CONNECTED),
+                            ("PROBE REFUSED ", REFUSED)):
+        if answer.startswith(prefix):
+            rest = answer[len(prefix):]
+            seen = rest.split(maxsplit=1)[0] if rest else ""
+            if (outcome == CONNECTED and ownFingerprint and seen.startswith("SHA256:")
+                    and seen != ownFingerprint):
+                return IMPOSTOR, seen
+            return outcome, rest
+    return NOT_A_HELPER, answer
 
 
 def askProbe(reactor, host: str, port: int, probedPort: int, useTLS: bool,
