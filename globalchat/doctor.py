@@ -154,7 +154,7 @@ async def checkFirewall(reactor, port: int, platform: str = sys.platform) -> Che
     tools = [("ufw", ["status"], ufwVerdict), ("nft", ["list", "ruleset"], nftVerdict),
              ("iptables", ["-S", "INPUT"], iptablesVerdict)]
     unreadable = []
-    for tool, args, verdict in tools:
+    for tool, args, judge in tools:
         path = shutil.which(tool)
         if path is None:
             continue
@@ -162,7 +162,7 @@ async def checkFirewall(reactor, port: int, platform: str = sys.platform) -> Che
         if code != 0:
             unreadable.append(tool)
             continue
-        judged = verdict(out.decode("utf-8", "replace"), port)
+        judged = judge(out.decode("utf-8", "replace"), port)
         if judged is not None:
             return judged
     if unreadable:
