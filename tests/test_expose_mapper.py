@@ -113,6 +113,16 @@ class MapperTests(SynchronousTestCase):
         self.assertEqual(natpmp.added, [])
         self.assertEqual(self.messages()[-1], friendLine("8.8.8.8", 12345, FINGERPRINT))
 
+    def test_webPort(self):
+        """
+        For a --web port, the line to hand to a friend is the page to
+        open in a browser.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", external=8443, address="8.8.8.8")])
+        self.service(pcp).expose(Target(8443, FINGERPRINT, web=True))
+        self.assertEqual(self.messages()[-1],
+                         "reachable at 8.8.8.8:8443 \N{EM DASH} open https://8.8.8.8:8443/ in a browser")
+
     def test_fallsBackInOrder(self):
         """
         A refusal or a timeout moves on to the next protocol; the gateway's

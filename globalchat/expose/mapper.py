@@ -64,12 +64,15 @@ def pinholeMethods(reactor, gateway: str) -> list[Method]:
     return [("PCP", lambda: succeed(pcp.PcpMapper(reactor, gateway)))]
 
 
-def friendLine(address: str, port: int, fingerprint: str | None) -> str:
+def friendLine(address: str, port: int, fingerprint: str | None, web: bool = False) -> str:
     """
     The line a user hands to a friend: where the server is and the exact
-    command that connects to it.
+    command that connects to it (for a C{--web} port, the page to open).
     """
     shown = f"[{address}]" if ":" in address else address
+    if web:
+        scheme = "https" if fingerprint else "http"
+        return f"reachable at {shown}:{port} \N{EM DASH} open {scheme}://{shown}:{port}/ in a browser"
     command = f"globalchat-client {address} {port}"
     if fingerprint:
         command += f" --tls --fingerprint {fingerprint}"
@@ -97,11 +100,13 @@ class Target:
         handed to friends, or C{None} for plain TCP.
     @ivar ipv6: whether this is an IPv6 port, to open a pinhole for
         rather than a NAT mapping.
+    @ivar web: whether this is a C{--web} port, opened in a browser.
     """
 
     port: int
     fingerprint: str | None = None
     ipv6: bool = False
+    web: bool = False
 
 
 class _Lease:
@@ -246,7 +251,8 @@ class PortMapperService(Service):
             self.log.warn("mapped, but not reachable from the internet: {problem}", problem=problem)
             return
         self.log.info(
-            "{line}", line=friendLine(address or seen, mapping.externalPort, lease.target.fingerprint)
+            "{line}", line=friendLine(address or seen, mapping.externalPort,
+                                            lease.target.fingerprint, lease.target.web)
         )
 
     async def _stunAddress(self) -> str | None:
