@@ -19,7 +19,7 @@ import random
 import re
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from twisted.internet.defer import ensureDeferred
@@ -280,6 +280,9 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--port", type=portNumber, default=12345,
                         help="the server's TCP port (default 12345)")
     parser.add_argument("--tls", action="store_true", help="the port is a TLS (ssl:) port")
+    parser.add_argument("--web", type=portNumber, action="append", default=[], metavar="PORT",
+                        help="also check the listener and firewall of this --web port "
+                             "(repeatable)")
     parser.add_argument("--data-dir", default="globalchat-data",
                         help="the server's data directory, to compare its TLS fingerprint")
     parser.add_argument("--gateway", help="the router's address (default: the default route's)")
@@ -306,6 +309,11 @@ async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None
     checks = [checkListener(port, parseListeners(readKernelTable("/proc/net/tcp"), port)
                             + parseListeners(readKernelTable("/proc/net/tcp6"), port))]
     checks.append(await checkFirewall(reactor, port))
+    for web in options.web:
+        listeners = (parseListeners(readKernelTable("/proc/net/tcp"), web)
+                     + parseListeners(readKernelTable("/proc/net/tcp6"), web))
+        for check in (checkListener(web, listeners), await checkFirewall(reactor, web)):
+            checks.append(replace(check, name=f"{check.name} (web port {web})"))
     if methods is None:
         gateway = options.gateway or defaultGateway()
         methods = gatewayMethods(reactor, gateway) if gateway else []

@@ -3,9 +3,10 @@ Tests for L{globalchat.doctor}: each check's verdict and fix.
 """
 
 import json
+import socket
 
 from twisted.internet.defer import ensureDeferred, succeed
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from globalchat import doctor
 from globalchat.expose.mapping import GatewayTimeout, MappingError
@@ -182,3 +183,31 @@ class VerdictTests(SynchronousTestCase):
                          "ok       a: fine\nproblem  b: broken\n           fix: do this")
         self.assertEqual(json.loads(doctor.render(checks, True))[1],
                          {"name": "b", "status": "problem", "detail": "broken", "fix": "do this"})
+
+
+class WebPortTests(TestCase):
+    """
+    C{--web PORT}: the browser port is checked beside the chat port.
+    """
+
+    def test_webPortChecked(self):
+        """
+        The web port's listener is judged (here, loopback only) under its
+        own name.
+        """
+        from twisted.internet import reactor
+
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        options = doctor._parser().parse_args(["--port", "1", "--web", str(port)])
+        d = ensureDeferred(doctor.diagnose(reactor, options, methods=[]))
+
+        def checked(checks):
+            found = {check.name: check for check in checks}
+            web = found[f"local listener (web port {port})"]
+            self.assertEqual(web.status, doctor.PROBLEM)
+            self.assertIn(f"TCP port {port} listens on 127.0.0.1 only", web.detail)
+            self.assertIn(f"host firewall (web port {port})", found)
+
+        return d.addCallback(checked)
