@@ -92,15 +92,21 @@ class ChatWebSocket(WebSocketServerProtocol):
             self.sendCloseFrame(CLOSE_BINARY, b"binary frames are refused: send one line of "
                                               b"text per frame")
 
+    def dataReceived(self, data: bytes) -> None:
+        """
+        The lines of one read are stored and delivered together, as on
+        the line ports: a browser's burst is one transaction, not one
+        per line.
+        """
+        with self.factory.admission.hub.batch():
+            super().dataReceived(data)
+
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         """
         One text frame: one line, without a line ending.
         """
-        session = self._session
-        if session is None or isBinary:
-            return
-        with self.factory.admission.hub.batch():
-            session.receive(payload)
+        if self._session is not None and not isBinary:
+            self._session.receive(payload)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         if self.wasMaxMessagePayloadSizeExceeded or self.wasMaxFramePayloadSizeExceeded:
