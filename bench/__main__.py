@@ -3,7 +3,8 @@ C{python -m bench}: globalchat side by side with other chat servers.
 
 Each server is started here on 127.0.0.1, pinned to CPU 0, for each
 scenario in turn: burst fan-out, scaling, paced chat latency, idle
-connections, a connect storm and a slow reader.  Every receiving client
+connections, a connect storm, a slow reader, and (globalchat only)
+WebSocket clients beside TCP clients.  Every receiving client
 checks every line (lost, split, merged, altered, reordered).  Servers
 that are not installed are skipped with a note.
 """
@@ -19,6 +20,10 @@ from bench import report
 from bench.loadgen import raiseFileLimit
 from bench.scenarios import SCENARIOS, Row
 from bench.servers import PEERS, Peer, peerKey
+from bench.webload import SCENARIO as WEB
+
+#: Every scenario, in the order they run.
+ALL = [*SCENARIOS, WEB]
 
 
 def _arguments() -> argparse.Namespace:
@@ -26,7 +31,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true",
                         help="every scenario at tiny sizes, to check that it all runs; "
                              "writes RESULTS.md only with --out")
-    parser.add_argument("--scenario", action="append", choices=[s.name for s in SCENARIOS],
+    parser.add_argument("--scenario", action="append", choices=[s.name for s in ALL],
                         help="run only this scenario (repeatable)")
     parser.add_argument("--servers", type=lambda v: v.split(","),
                         help="comma-separated subset of: " + ",".join(map(peerKey, PEERS)))
@@ -68,8 +73,8 @@ def main() -> int:
     raiseFileLimit()
     notes: list[str] = []
     peers = _runnable(args.servers, notes)
-    scenarios = [s for s in SCENARIOS if not args.scenario or s.name in args.scenario]
-    titles = {s.name: s.title for s in SCENARIOS}
+    scenarios = [s for s in ALL if not args.scenario or s.name in args.scenario]
+    titles = {s.name: s.title for s in ALL}
     results: report.Results = {}
     print("\n".join(report.machine()), flush=True)
     try:

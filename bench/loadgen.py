@@ -63,6 +63,9 @@ class Plan:
     stall: float = 3.0
     loginLimit: float = 60.0
     runLimit: float = 60.0
+    web: frozenset[str] = frozenset()
+    webPort: int = 0
+    label: str = ""
 
 
 @dataclass
@@ -85,6 +88,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     slowClosed: int = 0
     slowBytes: int = 0
+    label: str = ""
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(
@@ -92,7 +96,8 @@ class Tally:
             self.received + other.received, self.corrupted + other.corrupted,
             self.dropped + other.dropped, max(self.lastAt, other.lastAt),
             self.latencies + other.latencies, self.slowClosed + other.slowClosed,
-            self.slowBytes + other.slowBytes)
+            self.slowBytes + other.slowBytes,
+            self.label if self.label == other.label else "")
 
 
 class Client(asyncio.Protocol):
@@ -197,7 +202,14 @@ async def _connect(plan: Plan, name: str, deadline: float) -> Client:
     """
     dialect = DIALECTS[plan.dialect]
     expect = sum(n for sender, n in plan.expected.items() if dialect.echoes or sender != name)
-    client = Client(name, dialect, 0 if name in plan.slow else expect, plan.probe)
+    port = plan.port
+    if name in plan.web:
+        from bench.webload import WebClient
+
+        client: Client = WebClient(name, dialect, expect, plan.probe)
+        port = plan.webPort
+    else:
+        client = Client(name, dialect, 0 if name in plan.slow else expect, plan.probe)
     loop = asyncio.get_running_loop()
     try:
         sock = socket.socket()
@@ -207,7 +219,7 @@ async def _connect(plan: Plan, name: str, deadline: float) -> Client:
         sock.setblocking(False)
         if name in plan.slow:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RECEIVE_BUFFER)
-        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", plan.port)),
+        await asyncio.wait_for(loop.sock_connect(sock, ("127.0.0.1", port)),
                                deadline - time.monotonic())
         await loop.create_connection(lambda: client, sock=sock)
         if not await asyncio.wait_for(asyncio.shield(client.joined), deadline - time.monotonic()):
@@ -255,8 +267,8 @@ class Handshake:
     def go(self) -> None:
         self._go.set()
 
-    def tallies(self, workers: int, limit: float) -> Tally:
-        return sum((t for t in _collect(self._tallies, workers, limit, None) if t), Tally())
+    def tallies(self, workers: int, limit: float) -> list[Tally]:
+        return [t for t in _collect(self._tallies, workers, limit, None) if t]
 
     def release(self) -> None:
         self._go.set()
@@ -302,7 +314,7 @@ async def _run(plan: Plan, handshake: Handshake) -> None:
     await _settle(joined, tasks, plan)
     for task in tasks:
         task.cancel()
-    tally = Tally(clients=len(clients), joined=len(joined))
+    tally = Tally(clients=len(clients), joined=len(joined), label=plan.label)
     for client in joined:
         if client.name in plan.slow:
             client.transport.resume_reading()  # type: ignore[union-attr]
@@ -351,12 +363,13 @@ def _worker(plan: Plan, handshake: Handshake) -> None:
 class Outcome:
     """
     A finished run: what the clients saw, how many got in, and when the
-    driver said go (C{time.time()}).
+    driver said go (C{time.time()}); and what each process saw.
     """
 
     tally: Tally
     joined: int
     goAt: float
+    parts: list[Tally] = field(default_factory=list)
 
 
 def drive(plans: list[Plan], whenReady: Callable[[int], None] | None = None,
@@ -380,10 +393,10 @@ def drive(plans: list[Plan], whenReady: Callable[[int], None] | None = None,
             whenReady(joined)
         goAt = time.time()
         handshake.go()
-        tally = handshake.tallies(len(plans), runLimit)
+        parts = handshake.tallies(len(plans), runLimit)
         if beforeRelease is not None:
             beforeRelease()
-        return Outcome(tally, joined, goAt)
+        return Outcome(sum(parts, Tally()), joined, goAt, parts)
     finally:
         handshake.release()
         end = time.monotonic() + 10

@@ -14,18 +14,12 @@ is C{ok}, C{problem} or C{skipped}; every problem comes with the exact fix.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
-import os
 import random
-import re
-import shutil
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.utils import getProcessOutputAndValue
 
 from globalchat import tls
 from globalchat.commandline import ArgumentParser, portNumber
@@ -35,10 +29,15 @@ from globalchat.expose.mapping import MappingError
 from globalchat.expose.path import DEFAULT_TARGET, Path as NetworkPath, parseTarget, pathChecker
 from globalchat.expose.probe import CONNECTED, IMPOSTOR, NOT_CONNECTED, REFUSED, readAnswer
 from globalchat.expose.stun import firstStunAddress, parseHostPort
-
-OK = "ok"
-PROBLEM = "problem"
-SKIPPED = "skipped"
+from globalchat.localchecks import (
+    OK,
+    PROBLEM,
+    SKIPPED,
+    Check,
+    checkFirewall,
+    checkListener,
+    parseListeners,
+)
 
 #: A test mapping is asked for this long, and deleted at once anyway.
 TEST_LEASE = 120
@@ -46,129 +45,6 @@ TEST_LEASE = 120
 #: The test mapping forwards to an unused high port, so that it cannot
 #: disturb the mapping of a server already running with --expose.
 TEST_PORTS = (49152, 65535)
-
-
-@dataclass
-class Check:
-    """
-    The verdict on one link.
-    """
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-
-
-def parseListeners(text: str, port: int) -> list[str]:
-    """
-    The local addresses listening on TCP C{port}, from the text of
-    C{/proc/net/tcp} or C{/proc/net/tcp6}.
-    """
-    found = []
-    for line in text.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) < 4 or fields[3] != "0A":  # 0A is LISTEN
-            continue
-        address, _, hexPort = fields[1].partition(":")
-        try:
-            if int(hexPort, 16) != port:
-                continue
-            raw = bytes.fromhex(address)
-        except ValueError:
-            continue
-        # The kernel prints each 32-bit word in host (little-endian) order.
-        ordered = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-        found.append(str(ipaddress.ip_address(ordered)))
-    return found
-
-
-def checkListener(port: int, listeners: list[str]) -> Check:
-    """
-    Is anything listening on C{port}, on an address others can reach?
-    """
-    name = "local listener"
-    if not listeners:
-        return Check(name, PROBLEM, f"nothing listens on TCP port {port}",
-                     f"start the server: twistd -n globalchat --port tcp:{port}")
-    shown = ", ".join(listeners)
-    if all(ipaddress.ip_address(a).is_loopback for a in listeners):
-        return Check(name, PROBLEM,
-                     f"TCP port {port} listens on {shown} only: other machines cannot connect",
-                     f"listen on all addresses: --port tcp:{port}")
-    return Check(name, OK, f"TCP port {port} is listened on at {shown}")
-
-
-def ufwVerdict(text: str, port: int) -> Check | None:
-    """
-    Judge the output of C{ufw status}; C{None} if ufw is not in charge.
-    """
-    if "Status: active" not in text:
-        return None
-    for line in text.splitlines():
-        words = line.split()
-        if words and words[0] in (str(port), f"{port}/tcp") and "ALLOW" in line:
-            return Check("host firewall", OK, f"ufw allows TCP port {port}")
-    return Check("host firewall", PROBLEM, f"ufw is active and does not allow TCP port {port}",
-                 f"sudo ufw allow {port}/tcp")
-
-
-def nftVerdict(text: str, port: int) -> Check | None:
-    """
-    Judge the output of C{nft list ruleset}; C{None} if no input chain drops.
-    """
-    dropping = re.search(r"hook input[^\n]*policy drop", text)
-    if not dropping:
-        return None
-    if re.search(rf"dport (\{{[^}}]*\b{port}\b[^}}]*\}}|{port}\b)[^\n]*accept", text):
-        return Check("host firewall", OK, f"nftables accepts TCP port {port}")
-    return Check("host firewall", PROBLEM,
-                 f"an nftables input chain drops by default and does not accept TCP port {port}",
-                 f"sudo nft insert rule inet filter input tcp dport {port} accept "
-                 "(use the table and chain that `nft list ruleset` shows with 'hook input')")
-
-
-def iptablesVerdict(text: str, port: int) -> Check | None:
-    """
-    Judge the output of C{iptables -S INPUT}; C{None} if it accepts all.
-    """
-    blocks = "-P INPUT DROP" in text or re.search(r"-j (DROP|REJECT)", text)
-    if not blocks:
-        return None
-    if re.search(rf"--dport {port}\b.*-j ACCEPT", text):
-        return Check("host firewall", OK, f"iptables accepts TCP port {port}")
-    return Check("host firewall", PROBLEM,
-                 f"iptables drops or rejects input and does not accept TCP port {port}",
-                 f"sudo iptables -I INPUT -p tcp --dport {port} -j ACCEPT")
-
-
-async def checkFirewall(reactor, port: int, platform: str = sys.platform) -> Check:
-    """
-    Read the host firewall (read-only) and judge whether it lets the port in.
-    """
-    name = "host firewall"
-    if platform == "win32":
-        return Check(name, SKIPPED, "the Windows firewall cannot be read from here",
-                     'in an administrator prompt: netsh advfirewall firewall add rule '
-                     f'name="globalchat" dir=in action=allow protocol=TCP localport={port}')
-    tools = [("ufw", ["status"], ufwVerdict), ("nft", ["list", "ruleset"], nftVerdict),
-             ("iptables", ["-S", "INPUT"], iptablesVerdict)]
-    unreadable = []
-    for tool, args, judge in tools:
-        path = shutil.which(tool)
-        if path is None:
-            continue
-        out, err, code = await getProcessOutputAndValue(path, args, env=os.environ, reactor=reactor)
-        if code != 0:
-            unreadable.append(tool)
-            continue
-        judged = judge(out.decode("utf-8", "replace"), port)
-        if judged is not None:
-            return judged
-    if unreadable:
-        return Check(name, SKIPPED, f"could not read the rules of {', '.join(unreadable)}",
-                     "run globalchat-doctor as root to check the firewall")
-    return Check(name, OK, f"no host firewall rule blocks TCP port {port}")
 
 
 async def checkGateway(reactor, port: int, methods, testPort: int | None = None) -> tuple[Check, str | None]:
@@ -289,6 +165,9 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--port", type=portNumber, default=12345,
                         help="the server's TCP port (default 12345)")
     parser.add_argument("--tls", action="store_true", help="the port is a TLS (ssl:) port")
+    parser.add_argument("--web", type=portNumber, action="append", default=[], metavar="PORT",
+                        help="also check the listener and firewall of this --web port "
+                             "(repeatable)")
     parser.add_argument("--data-dir", default="globalchat-data",
                         help="the server's data directory, to compare its TLS fingerprint")
     parser.add_argument("--gateway", help="the router's address (default: the default route's)")
@@ -322,6 +201,11 @@ async def diagnose(reactor, options: argparse.Namespace, methods=None, stun=None
     checks = [checkListener(port, parseListeners(readKernelTable("/proc/net/tcp"), port)
                             + parseListeners(readKernelTable("/proc/net/tcp6"), port))]
     checks.append(await checkFirewall(reactor, port))
+    for web in options.web:
+        listeners = (parseListeners(readKernelTable("/proc/net/tcp"), web)
+                     + parseListeners(readKernelTable("/proc/net/tcp6"), web))
+        for check in (checkListener(web, listeners), await checkFirewall(reactor, web)):
+            checks.append(replace(check, name=f"{check.name} (web port {web})"))
     if methods is None:
         gateway = options.gateway or defaultGateway()
         methods = gatewayMethods(reactor, gateway) if gateway else []

@@ -36,6 +36,8 @@ from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
 from globalchat.expose.stun import firstStunAddress
 from globalchat.server import ChatFactory
+from globalchat.web.gate import Gate
+from globalchat.web.site import ChatSite
 from globalchat.startup import (
     ListeningService,
     StateLoader,
@@ -120,6 +122,20 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
         listener.setServiceParent(top)
         if mapper is not None:
             exposeWhenListening(mapper, listener, fingerprint)
+    site = ChatSite(admission, history.store, Gate(config["trust-proxy"], config["web-origin"]),
+                    reactor, config["max-line-length"]) if config["web"] else None
+    for description in config["web"]:
+        prepared, fingerprint = prepareEndpoint(description, config["data-dir"])
+        try:
+            endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), "--web",
+                                                given=description)
+        except endpoints.BadEndpoint as e:
+            raise StartupError(str(e)) from None
+        listener = ListeningService(endpoint, site, description)
+        listener.bind()
+        listener.setServiceParent(top)
+        if mapper is not None:
+            exposeWhenListening(mapper, listener, fingerprint, web=True)
     if mapper is not None:
         mapper.setServiceParent(top)
     return top

@@ -243,11 +243,15 @@ def prepareEndpoint(description: str, dataDir: Path) -> tuple[str, str | None]:
 
 
 def exposeWhenListening(
-    mapper: PortMapperService, listener: ListeningService, fingerprint: str | None
+    mapper: PortMapperService, listener: ListeningService, fingerprint: str | None,
+    web: bool = False,
 ) -> None:
     """
     Hand the listener's port to the mapper once it is bound, unless no
     gateway could forward to it.
+
+    @param web: whether it is a C{--web} port, which friends open in a
+        browser.
     """
 
     def listening(port: IListeningPort) -> IListeningPort:
@@ -269,9 +273,9 @@ def exposeWhenListening(
                 addresses=", ".join(addresses) or "none",
             )
             if addresses:
-                mapper.expose(Target(address.port, fingerprint, ipv6=True))
+                mapper.expose(Target(address.port, fingerprint, ipv6=True, web=web))
         else:
-            mapper.expose(Target(address.port, fingerprint))
+            mapper.expose(Target(address.port, fingerprint, web=web))
         return port
 
     listener.whenListening().addCallback(listening)

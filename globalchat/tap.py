@@ -31,6 +31,7 @@ from globalchat.expose.path import DEFAULT_TARGET, parseTarget
 from globalchat.expose.stun import parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH
+from globalchat.web.gate import parseOrigin
 from globalchat.startup import (
     checkedLine,
     readLines,
@@ -171,6 +172,9 @@ class Options(usage.Options):
         self["path-target"] = DEFAULT_TARGET
         self["allow"] = []
         self["deny"] = []
+        self["web"] = []
+        self["web-origin"] = []
+        self["trust-proxy"] = []
 
     def parseOptions(self, options: list[str] | None = None) -> None:
         """
@@ -245,6 +249,31 @@ class Options(usage.Options):
 
     opt_p = opt_port
 
+    def opt_web(self, description: str) -> None:
+        """
+        Serve the browser client (the chat page and its WebSocket) on a
+        Twisted server endpoint, e.g. tcp:8080, ssl:8443 (repeatable).
+        """
+        self["web"].append(description)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """
+        Let pages of this origin (e.g. https://chat.example.org) open the
+        chat's WebSocket, besides the server's own pages (repeatable).
+        """
+        try:
+            self["web-origin"].append(parseOrigin(origin))
+        except ValueError as e:
+            raise StartupError(f"--web-origin: {e}") from None
+
+    def opt_trust_proxy(self, network: str) -> None:
+        """
+        Take a web client's address from X-Forwarded-For when it connects
+        through a reverse proxy in this address or CIDR network
+        (repeatable; default: no proxy is trusted).
+        """
+        self["trust-proxy"].extend(_network("trust-proxy", network))
+
     def parseArgs(self, *arguments: str) -> None:
         """
         Every setting is an option: a stray word is most often a value
@@ -260,13 +289,14 @@ class Options(usage.Options):
             self["ports"] = [DEFAULT_PORT]
         from twisted.internet import reactor
 
-        for description in self["ports"]:
+        for option, description in [("--port", d) for d in self["ports"]] + [
+                ("--web", d) for d in self["web"]]:
             # Checked now, so that nothing is made on disk for a typo.  An
             # ssl: port without a key gets its certificate later; until
             # then, what can be checked is the TCP port it listens on.
             checked = tls.withoutTLS(description) if tls.needsCertificate(description) else description
             try:
-                endpoints.serverEndpoint(reactor, checked, given=description)
+                endpoints.serverEndpoint(reactor, checked, option, given=description)
             except endpoints.BadEndpoint as e:
                 raise StartupError(str(e)) from None
         try:

@@ -3,11 +3,12 @@ Tests for L{globalchat.doctor}: each check's verdict and fix.
 """
 
 import json
+import socket
 
 from twisted.internet.defer import ensureDeferred, succeed
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from globalchat import doctor
+from globalchat import doctor, localchecks
 from globalchat.expose.mapping import GatewayTimeout, MappingError
 from globalchat.expose.path import Path
 from globalchat.expose.verdict import HelperAnswer, judge
@@ -39,18 +40,18 @@ class ListenerTests(SynchronousTestCase):
         """
         Only LISTEN sockets on the port are found, IPv4 and IPv6.
         """
-        self.assertEqual(doctor.parseListeners(TCP, 12345), ["0.0.0.0", "127.0.0.1"])
-        self.assertEqual(doctor.parseListeners(TCP6, 12345), ["::1", "::"])
-        self.assertEqual(doctor.parseListeners("garbage\n0: zz:yy 0 0A", 12345), [])
+        self.assertEqual(localchecks.parseListeners(TCP, 12345), ["0.0.0.0", "127.0.0.1"])
+        self.assertEqual(localchecks.parseListeners(TCP6, 12345), ["::1", "::"])
+        self.assertEqual(localchecks.parseListeners("garbage\n0: zz:yy 0 0A", 12345), [])
 
     def test_verdicts(self):
         """
         Nothing listening and loopback only are problems with fixes.
         """
-        self.assertEqual(doctor.checkListener(1, []).status, doctor.PROBLEM)
-        loop = doctor.checkListener(1, ["127.0.0.1", "::1"])
+        self.assertEqual(localchecks.checkListener(1, []).status, doctor.PROBLEM)
+        loop = localchecks.checkListener(1, ["127.0.0.1", "::1"])
         self.assertEqual((loop.status, loop.fix), (doctor.PROBLEM, "listen on all addresses: --port tcp:1"))
-        self.assertEqual(doctor.checkListener(1, ["0.0.0.0"]).status, doctor.OK)
+        self.assertEqual(localchecks.checkListener(1, ["0.0.0.0"]).status, doctor.OK)
 
 
 class FirewallTests(SynchronousTestCase):
@@ -64,11 +65,11 @@ class FirewallTests(SynchronousTestCase):
         fine; inactive, not in charge.
         """
         active = "Status: active\n\nTo                         Action      From\n22/tcp                     ALLOW       Anywhere\n"
-        check = doctor.ufwVerdict(active, 12345)
+        check = localchecks.ufwVerdict(active, 12345)
         self.assertEqual((check.status, check.fix), (doctor.PROBLEM, "sudo ufw allow 12345/tcp"))
         allowed = active + "12345/tcp                  ALLOW       Anywhere\n"
-        self.assertEqual(doctor.ufwVerdict(allowed, 12345).status, doctor.OK)
-        self.assertIsNone(doctor.ufwVerdict("Status: inactive\n", 12345))
+        self.assertEqual(localchecks.ufwVerdict(allowed, 12345).status, doctor.OK)
+        self.assertIsNone(localchecks.ufwVerdict("Status: inactive\n", 12345))
 
     def test_nft(self):
         """
@@ -76,27 +77,27 @@ class FirewallTests(SynchronousTestCase):
         """
         ruleset = ("table inet filter {\n chain input {\n  type filter hook input priority 0; policy drop;\n"
                    "  tcp dport 22 accept\n }\n}\n")
-        self.assertEqual(doctor.nftVerdict(ruleset, 12345).status, doctor.PROBLEM)
+        self.assertEqual(localchecks.nftVerdict(ruleset, 12345).status, doctor.PROBLEM)
         opened = ruleset.replace("dport 22", "dport { 22, 12345 }")
-        self.assertEqual(doctor.nftVerdict(opened, 12345).status, doctor.OK)
-        self.assertIsNone(doctor.nftVerdict(ruleset.replace("drop", "accept"), 12345))
+        self.assertEqual(localchecks.nftVerdict(opened, 12345).status, doctor.OK)
+        self.assertIsNone(localchecks.nftVerdict(ruleset.replace("drop", "accept"), 12345))
 
     def test_iptables(self):
         """
         A dropping INPUT chain needs an ACCEPT rule for the port.
         """
         dropping = "-P INPUT DROP\n-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT\n"
-        check = doctor.iptablesVerdict(dropping, 12345)
+        check = localchecks.iptablesVerdict(dropping, 12345)
         self.assertEqual(check.fix, "sudo iptables -I INPUT -p tcp --dport 12345 -j ACCEPT")
-        self.assertEqual(doctor.iptablesVerdict(
+        self.assertEqual(localchecks.iptablesVerdict(
             dropping + "-A INPUT -p tcp -m tcp --dport 12345 -j ACCEPT\n", 12345).status, doctor.OK)
-        self.assertIsNone(doctor.iptablesVerdict("-P INPUT ACCEPT\n", 12345))
+        self.assertIsNone(localchecks.iptablesVerdict("-P INPUT ACCEPT\n", 12345))
 
     def test_windows(self):
         """
         On Windows the netsh command to run is given.
         """
-        check = self.successResultOf(ensureDeferred(doctor.checkFirewall(None, 12345, platform="win32")))
+        check = self.successResultOf(ensureDeferred(localchecks.checkFirewall(None, 12345, platform="win32")))
         self.assertEqual(check.status, doctor.SKIPPED)
         self.assertIn("netsh advfirewall firewall add rule", check.fix)
         self.assertIn("localport=12345", check.fix)
@@ -221,3 +222,31 @@ class VerdictTests(SynchronousTestCase):
                          "ok       a: fine\nproblem  b: broken\n           fix: do this")
         self.assertEqual(json.loads(doctor.render(checks, True))[1],
                          {"name": "b", "status": "problem", "detail": "broken", "fix": "do this"})
+
+
+class WebPortTests(TestCase):
+    """
+    C{--web PORT}: the browser port is checked beside the chat port.
+    """
+
+    def test_webPortChecked(self):
+        """
+        The web port's listener is judged (here, loopback only) under its
+        own name.
+        """
+        from twisted.internet import reactor
+
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        options = doctor._parser().parse_args(["--port", "1", "--web", str(port)])
+        d = ensureDeferred(doctor.diagnose(reactor, options, methods=[]))
+
+        def checked(checks):
+            found = {check.name: check for check in checks}
+            web = found[f"local listener (web port {port})"]
+            self.assertEqual(web.status, doctor.PROBLEM)
+            self.assertIn(f"TCP port {port} listens on 127.0.0.1 only", web.detail)
+            self.assertIn(f"host firewall (web port {port})", found)
+
+        return d.addCallback(checked)

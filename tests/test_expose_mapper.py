@@ -149,6 +149,18 @@ class MapperTests(MapperHarness, SynchronousTestCase):
         self.assertEqual(natpmp.added, [])
         self.assertEqual(self.messages()[-1], unconfirmed("8.8.8.8", 12345, FINGERPRINT))
 
+    def test_webPort(self):
+        """
+        For a --web port, the line to hand to a friend is the page to
+        open in a browser.
+        """
+        pcp = FakeMapper("PCP", [mapping("pcp", external=8443, address="8.8.8.8")])
+        self.service(pcp).expose(Target(8443, FINGERPRINT, web=True))
+        self.assertEqual(self.messages()[-1],
+                         "mapped on the router at 8.8.8.8:8443 \N{EM DASH} friends connect with "
+                         "a browser at https://8.8.8.8:8443/; not confirmed from outside "
+                         "yet (add --verify-via HOST:PORT to have a helper on the internet check)")
+
     def test_fallsBackInOrder(self):
         """
         A refusal or a timeout moves on to the next protocol; the gateway's

@@ -202,6 +202,27 @@ class MakeServiceTests(SynchronousTestCase):
         factories = {factory for _, factory, _, _ in self.reactor.tcpServers}
         self.assertEqual(len(factories), 1)
 
+    def test_webPorts(self):
+        """
+        Every --web endpoint serves one site whose chat is the line ports'
+        (one admission: per-address counts and bans are shared); its
+        options are checked like --port's.
+        """
+        service = self.service("--port", "tcp:1234", "--web", "tcp:8080", "--web", "tcp:8081",
+                               "--trust-proxy", "127.0.0.1",
+                               "--web-origin", "https://chat.example.org")
+        service.privilegedStartService()
+        self.addCleanup(service.stopService)
+        chat, *sites = [factory for _, factory, _, _ in self.reactor.tcpServers]
+        self.assertEqual([port for port, _, _, _ in self.reactor.tcpServers], [1234, 8080, 8081])
+        self.assertIs(sites[0], sites[1])
+        self.assertIs(sites[0].admission, chat.admission)
+        self.assertEqual(sites[0].gate.origins, {"https://chat.example.org"})
+        e = self.assertRaises(tap.StartupError, self.service, "--web", "tcp:x")
+        self.assertIn("bad --web 'tcp:x'", str(e))
+        e = self.assertRaises(tap.StartupError, self.service, "--web-origin", "chat.example.org")
+        self.assertIn("--web-origin: 'chat.example.org' is not an origin", str(e))
+
     def test_listenBacklog(self):
         """
         TCP ports get a listen queue long enough for a crowd connecting at

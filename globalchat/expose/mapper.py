@@ -87,11 +87,13 @@ class Target:
         handed to friends, or C{None} for plain TCP.
     @ivar ipv6: whether this is an IPv6 port, to open a pinhole for
         rather than a NAT mapping.
+    @ivar web: whether this is a C{--web} port, opened in a browser.
     """
 
     port: int
     fingerprint: str | None = None
     ipv6: bool = False
+    web: bool = False
 
 
 class _Lease:
@@ -254,7 +256,8 @@ class PortMapperService(Service):
             except MappingError as e:
                 self.log.warn("the gateway did not tell its external address: {reason}", reason=str(e))
         await self._reachability.mapped(lease, address, mapping.externalPort,
-                                        lease.target.fingerprint, lease.target.ipv6)
+                                        lease.target.fingerprint, lease.target.ipv6,
+                                        lease.target.web)
 
     def _schedule(self, lease: _Lease, lifetime: int) -> None:
         # A permanent (lifetime 0) mapping is still checked, at the rate a

@@ -42,11 +42,12 @@ class _Watch:
     """
 
     def __init__(self, mappedAt: str | None, port: int, fingerprint: str | None,
-                 ipv6: bool) -> None:
+                 ipv6: bool, web: bool) -> None:
         self.mappedAt = mappedAt
         self.port = port
         self.fingerprint = fingerprint
         self.ipv6 = ipv6
+        self.web = web
         self.logged: str | None = None
         self.attempts = 0
         self.retry: IDelayedCall | None = None
@@ -111,7 +112,7 @@ class Reachability:
         return verdict.signals(None, seen, path)
 
     async def mapped(self, key: Hashable, mappedAt: str | None, port: int,
-                     fingerprint: str | None, ipv6: bool = False) -> None:
+                     fingerprint: str | None, ipv6: bool = False, web: bool = False) -> None:
         """
         Judge a mapping just made or renewed, and ask the helpers again.
 
@@ -120,10 +121,11 @@ class Reachability:
         @param port: the external port.
         @param ipv6: an IPv6 pinhole: no NAT to look for, and the helpers
             would probe our IPv4 address.
+        @param web: a C{--web} port, which friends open in a browser.
         """
         watch = self._watches.get(key)
         if watch is None:
-            watch = self._watches[key] = _Watch(mappedAt, port, fingerprint, ipv6)
+            watch = self._watches[key] = _Watch(mappedAt, port, fingerprint, ipv6, web)
         self._cancel(watch)
         watch.mappedAt, watch.port, watch.attempts = mappedAt, port, 0
         await self._judge(watch)
@@ -139,7 +141,8 @@ class Reachability:
         if generation != watch.generation:
             return
         found = verdict.judge(watch.mappedAt, seen, path, answer)
-        line = verdict.logLine(found, watch.mappedAt, watch.port, watch.fingerprint, self._ipv6())
+        line = verdict.logLine(found, watch.mappedAt, watch.port, watch.fingerprint, self._ipv6(),
+                               web=watch.web)
         retry = bool(helpers) and found.status != verdict.REACHABLE
         if line != watch.logged:
             watch.logged = line

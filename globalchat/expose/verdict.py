@@ -139,10 +139,13 @@ def behind(found: Sequence[Signal]) -> str:
     return "this network is behind another NAT (double NAT)"
 
 
-def friendCommand(address: str, port: int, fingerprint: str | None) -> str:
+def friendCommand(address: str, port: int, fingerprint: str | None, web: bool = False) -> str:
     """
-    The exact command that connects to the server.
+    The exact command that connects to the server (for a C{--web} port,
+    the page to open).
     """
+    if web:
+        return f"a browser at {'https' if fingerprint else 'http'}://{_where(address, port)}/"
     command = f"globalchat-client {address} {port}"
     return command + f" --tls --fingerprint {fingerprint}" if fingerprint else command
 
@@ -154,20 +157,21 @@ def _where(address: str | None, port: int) -> str:
 
 
 def logLine(verdict: Verdict, mappedAt: str | None, port: int, fingerprint: str | None,
-            ipv6: Sequence[str] = ()) -> str:
+            ipv6: Sequence[str] = (), web: bool = False) -> str:
     """
     What C{--expose} logs about one mapping.
 
     @param mappedAt: the external address the router gave the mapping.
     @param port: the external port.
     @param ipv6: this machine's global IPv6 addresses, for the advice.
+    @param web: whether the port is a C{--web} one.
     """
     mapped = f"mapped on the router at {_where(mappedAt or verdict.address, port)}"
     why = "; ".join(map(str, verdict.signals))
     answer = verdict.answer
     if verdict.status == REACHABLE and verdict.address is not None:
         return (f"reachable at {_where(verdict.address, port)} (confirmed by {answer.helper}) "
-                f"\N{EM DASH} {friendCommand(verdict.address, port, fingerprint)}")
+                f"\N{EM DASH} {friendCommand(verdict.address, port, fingerprint, web)}")
     if verdict.status == REACHABLE:
         return (f"reachable on port {port} (confirmed by {answer.helper}), but the public "
                 "address is unknown: give a STUN server with --stun HOST:PORT to learn it")
@@ -184,4 +188,4 @@ def logLine(verdict: Verdict, mappedAt: str | None, port: int, fingerprint: str 
         return (f"{mapped}, but neither the router nor a STUN server (--stun HOST:PORT) told "
                 "the public address, so friends cannot be told where to connect")
     return (f"{mapped} \N{EM DASH} friends connect with "
-            f"{friendCommand(verdict.address, port, fingerprint)}; not confirmed from outside yet")
+            f"{friendCommand(verdict.address, port, fingerprint, web)}; not confirmed from outside yet")

@@ -1,0 +1,128 @@
+"""
+A browser's side of the web port in memory: raw HTTP requests and
+WebSocket frames over a L{StringTransport}, for the tests of
+L{globalchat.web}.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from globalchat.web.site import ChatSite
+
+KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
+#: What RFC 6455 says the server answers to L{KEY}.
+ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+TEXT, BINARY, CLOSE = 1, 2, 8
+
+
+class Transport(StringTransport):
+    """
+    A L{StringTransport} that, like TCP and TLS transports, lets a
+    protocol unregister a producer it did not register.
+    """
+
+    def unregisterProducer(self) -> None:
+        if self.producer is not None:
+            super().unregisterProducer()
+
+
+def frame(payload: bytes, opcode: int = TEXT, mask: bytes = b"\x01\x02\x03\x04") -> bytes:
+    """
+    One masked frame, as a browser sends it.
+    """
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | opcode, 0x80 | size)
+    elif size < 2**16:
+        header = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, size)
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def frames(data: bytes) -> list[tuple[int, bytes]]:
+    """
+    The server's (unmasked) frames in C{data}: opcode and payload each.
+    """
+    found = []
+    while data:
+        opcode, size = data[0] & 0x0F, data[1] & 0x7F
+        at = 2
+        if size == 126:
+            size, at = struct.unpack("!H", data[2:4])[0], 4
+        elif size == 127:
+            size, at = struct.unpack("!Q", data[2:10])[0], 10
+        found.append((opcode, data[at:at + size]))
+        data = data[at + size:]
+    return found
+
+
+class Browser:
+    """
+    One connection to a L{ChatSite}, from C{host}.
+
+    @ivar transport: what the server wrote, and whether it hung up.
+    @ivar protocol: the connection's protocol (C{None} if refused at once).
+    """
+
+    def __init__(self, site: ChatSite, host: str = "198.51.100.7", port: int = 40000) -> None:
+        address = IPv4Address("TCP", host, port)
+        self.transport = Transport(peerAddress=address,
+                                         hostAddress=IPv4Address("TCP", "192.0.2.1", 8080))
+        self.protocol = site.buildProtocol(address)
+        if self.protocol is not None:
+            self.protocol.makeConnection(self.transport)
+
+    def request(self, path: bytes, method: bytes = b"GET", **headers: str) -> bytes:
+        """
+        Send one HTTP request and return the raw answer so far.
+        """
+        lines = [method + b" " + path + b" HTTP/1.1", b"Host: chat.example:8080"]
+        lines += [f"{k.replace('_', '-')}: {v}".encode() for k, v in headers.items()]
+        self.transport.protocol = self.protocol
+        self.protocol.dataReceived(b"\r\n".join(lines) + b"\r\n\r\n")
+        return self.read()
+
+    def open(self, origin: str | None = "http://chat.example:8080", **headers: str) -> bytes:
+        """
+        The WebSocket handshake; the server's answer.
+        """
+        if origin is not None:
+            headers["Origin"] = origin
+        return self.request(b"/ws", Upgrade="websocket", Connection="Upgrade",
+                            Sec_WebSocket_Key=KEY.decode(), Sec_WebSocket_Version="13",
+                            **headers)
+
+    def read(self) -> bytes:
+        data = self.transport.value()
+        self.transport.clear()
+        return data
+
+    def send(self, payload: bytes, opcode: int = TEXT) -> None:
+        self.transport.protocol.dataReceived(frame(payload, opcode))
+
+    def type(self, *lines: str) -> None:
+        for line in lines:
+            self.send(line.encode("utf-8"))
+
+    def received(self) -> list[tuple[int, bytes]]:
+        return frames(self.read())
+
+    def lines(self) -> list[str]:
+        """
+        The text frames received since the last read.
+        """
+        return [payload.decode("utf-8") for opcode, payload in self.received() if opcode == TEXT]
+
+    def lost(self) -> None:
+        """
+        The TCP connection ended.
+        """
+        self.transport.protocol.connectionLost(Failure(ConnectionDone()))
