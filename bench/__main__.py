@@ -3,7 +3,8 @@ C{python -m bench}: globalchat side by side with other chat servers.
 
 Each server is started here on 127.0.0.1, pinned to CPU 0, for each
 scenario in turn: burst fan-out, scaling, paced chat latency, idle
-connections, a connect storm and a slow reader.  Every receiving client
+connections, a connect storm, a slow reader, and (for globalchat, the
+one with accounts) logins while chatting.  Every receiving client
 checks every line (lost, split, merged, altered, reordered).  Servers
 that are not installed are skipped with a note.
 """
