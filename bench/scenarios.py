@@ -316,16 +316,15 @@ def logins(peer: Peer, size: dict) -> list[Row]:
     if result.failures:
         print(f"login storm: {len(result.failures)} logins failed, the first: "
               f"{result.failures[0]}", file=sys.stderr)
-    end = window.get("end", stormy.goAt)
-    during = [t for t in result.times if stormy.goAt <= t <= end]
-    seconds = end - stormy.goAt
+    during = [t for t in result.times if stormy.goAt <= t <= window["end"]]
+    seconds = window["end"] - stormy.goAt
     common = {"clients": size["clients"], "senders": size["senders"],
               "accounts": len(accounts)}
     return [
         {"phase": "quiet", **common, "login conns": 0, "logins": 0, "logins/s": 0.0,
          "login errors": 0, **_latencyRow(quiet, expected)},
         {"phase": "login storm", **common, "login conns": size["concurrency"],
-         "logins": len(during), "logins/s": len(during) / seconds if seconds > 0 else 0.0,
+         "logins": len(during), "logins/s": len(during) / seconds,
          "login errors": len(result.failures), **_latencyRow(stormy, expected)},
     ]
 
