@@ -4,7 +4,8 @@ C{python -m bench}: globalchat side by side with other chat servers.
 Each server is started here on 127.0.0.1, pinned to CPU 0, for each
 scenario in turn: burst fan-out, scaling, paced chat latency, idle
 connections, a connect storm, a slow reader, and (globalchat only)
-WebSocket clients beside TCP clients.  Every receiving client
+WebSocket clients beside TCP clients and logins while chatting.  Every
+receiving client
 checks every line (lost, split, merged, altered, reordered).  Servers
 that are not installed are skipped with a note.
 """
@@ -23,7 +24,7 @@ from bench.servers import PEERS, Peer, peerKey
 from bench.webload import SCENARIO as WEB
 
 #: Every scenario, in the order they run.
-ALL = [*SCENARIOS, WEB]
+ALL = sorted([*SCENARIOS, WEB], key=lambda scenario: int(scenario.title.split(".")[0]))
 
 
 def _arguments() -> argparse.Namespace:

@@ -344,14 +344,22 @@ def raiseFileLimit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def leaveServerCPU() -> None:
+    """
+    Run this process on every CPU but the server's, so that the load does
+    not take CPU time from the server it measures.
+    """
+    cpus = os.sched_getaffinity(0) - {SERVER_CPU}
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
 def _worker(plan: Plan, handshake: Handshake) -> None:
     """
     One load-generator process: off the server's CPU, runs C{plan}.  If it
     fails it still reports, so that the driver need not wait it out.
     """
-    cpus = os.sched_getaffinity(0) - {SERVER_CPU}
-    if cpus:
-        os.sched_setaffinity(0, cpus)
+    leaveServerCPU()
     raiseFileLimit()
     try:
         asyncio.run(asyncio.wait_for(_run(plan, handshake), handshake.limit))

@@ -104,6 +104,13 @@ def targets(results: Results, titles: dict[str, str]) -> list[str]:
     if len(slow) == 2:
         lines.append(f"slow reader: others' p99 {_ratio(slow[1], slow[0])} "  # type: ignore[arg-type]
                      "the run without it (target <= 2x)")
+    phases = {row.get("phase"): row for name, row in results.get(titles["logins"], [])
+              if name == "globalchat"}
+    if {"quiet", "login storm"} <= phases.keys():
+        quiet, storm = phases["quiet"], phases["login storm"]
+        lines.append(f"login storm: {storm['logins/s']:.1f} logins/s; chat p99 "
+                     f"{_ratio(storm['p99 ms'], quiet['p99 ms'])} the quiet figure "  # type: ignore[arg-type]
+                     "(target <= 2x)")
     return lines
 
 

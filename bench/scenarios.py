@@ -1,15 +1,17 @@
 """
-The six scenarios, each run against one server and turned into table
+The seven scenarios, each run against one server and turned into table
 rows.  Each starts its own fresh server, so that no run inherits another's
 history, connections or memory.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.accounts import LoginStorm, register
 from bench.loadgen import Outcome, Plan, Tally, drive
 from bench.servers import Peer, Running, accepts, cpuSeconds, rss, running
 from bench.wire import DIALECTS
@@ -32,8 +34,8 @@ class Sizes:
     smoke: dict[str, object]
 
 
-def _names(prefix: str, count: int) -> list[str]:
-    return [f"{prefix}{i}" for i in range(count)]
+def _names(prefix: str, count: int, first: int = 0) -> list[str]:
+    return [f"{prefix}{i}" for i in range(first, first + count)]
 
 
 def _plans(port: int, peer: Peer, names: list[str], processes: int, **options: object) -> list[Plan]:
@@ -97,33 +99,52 @@ def _chat(peer: Peer, clients: int, senders: int, lines: int, interval: float,
           runLimit: float, stall: float, slow: int = 0,
           sendBuffer: int = BIG_SEND_BUFFER) -> tuple[Outcome, int, Usage]:
     """
+    L{_chatOn} a fresh server.
+    """
+    with running(peer, sendBuffer) as server:
+        return _chatOn(server, peer, clients, senders, lines, interval, runLimit, stall, slow)
+
+
+def _chatOn(server: Running, peer: Peer, clients: int, senders: int, lines: int,
+            interval: float, runLimit: float, stall: float, slow: int = 0, first: int = 0,
+            whenReady: Callable[[], None] | None = None,
+            beforeRelease: Callable[[], None] | None = None) -> tuple[Outcome, int, Usage]:
+    """
     C{clients} in one room (one of them a latency probe in a process of its
     own, C{slow} of them readers that stop reading), C{senders} of them each
     sending C{lines} lines C{interval} seconds apart (0: all at once).
 
+    @param first: where the clients' numbered names start, so that a second
+        chat on the same server does not take the first one's names while
+        the server may still be letting go of them.
+    @param whenReady: called once every client is in, before they chat.
+    @param beforeRelease: called once they have chatted, before they leave.
     @return: what happened, how many lines should have arrived, and what it
         cost the server.
     """
-    talkers = _names("s", senders)
-    quiet = _names("r", clients - senders - slow - 1)
-    slowNames = _names("slow", slow)
+    talkers = _names("s", senders, first)
+    quiet = _names("r", clients - senders - slow - 1, first)
+    slowNames = _names("slow", slow, first)
     options = dict(senders=talkers, lines=lines, interval=interval,
                    runLimit=runLimit, loginLimit=30.0, stall=stall)
     usage = Usage()
-    with running(peer, sendBuffer) as server:
-        pid = server.process.pid
-        plans = _plans(server.port, peer, talkers + quiet + slowNames, _processes(clients),
-                       slow=frozenset(slowNames), **options)
-        plans += _plans(server.port, peer, ["p0"], 1, probe=True, **options)
+    pid = server.process.pid
+    plans = _plans(server.port, peer, talkers + quiet + slowNames, _processes(clients),
+                   slow=frozenset(slowNames), **options)
+    plans += _plans(server.port, peer, _names("p", 1, first), 1, probe=True, **options)
 
-        def started(joined: int) -> None:
-            usage.cpu = -cpuSeconds(pid)
+    def started(joined: int) -> None:
+        if whenReady is not None:
+            whenReady()
+        usage.cpu = -cpuSeconds(pid)
 
-        def finished() -> None:
-            usage.cpu += cpuSeconds(pid)
-            usage.rss = rss(pid)
+    def finished() -> None:
+        usage.cpu += cpuSeconds(pid)
+        usage.rss = rss(pid)
+        if beforeRelease is not None:
+            beforeRelease()
 
-        outcome = drive(plans, whenReady=started, beforeRelease=finished)
+    outcome = drive(plans, whenReady=started, beforeRelease=finished)
     return outcome, _expectedDeliveries(peer, clients - slow, senders, lines), usage
 
 
@@ -253,6 +274,61 @@ def slowReader(peer: Peer, size: dict) -> list[Row]:
     return rows
 
 
+PASSWORD = "bench-correct-horse"
+"""Every bench account's password: the right one, always, so that the
+login throttle (which slows down failed logins) never comes into it."""
+
+
+def logins(peer: Peer, size: dict) -> list[Row]:
+    """
+    Scenario 7: C{size["accounts"]} accounts are registered; then clients
+    chat in one room at a paced rate, first quietly, then while a storm of
+    logins to those accounts (each a password hash in the server's thread
+    pool) runs; how many logins a second get through, and how much the
+    chat's latency suffers.  Only for servers with accounts.
+    """
+    if not peer.accounts:
+        return []
+    lines = int(size["seconds"] / size["interval"])
+    accounts = _names("acct", size["accounts"])
+    chat = dict(clients=size["clients"], senders=size["senders"], lines=lines,
+                interval=size["interval"], runLimit=size["seconds"] + 30, stall=size["stall"])
+    with running(peer, BIG_SEND_BUFFER) as server:
+        register(server.port, accounts, PASSWORD)
+        quiet, expected, _ = _chatOn(server, peer, **chat)
+        storm = LoginStorm(server.port, accounts, PASSWORD, size["concurrency"])
+        window: dict[str, float] = {}
+
+        def stormOn() -> None:
+            # Warm up first, so that the chat meets a storm in full swing:
+            # every hashing thread busy, hashes queued behind them.
+            storm.start()
+            time.sleep(size["warmUp"])
+
+        def stormOff() -> None:
+            window["end"] = time.time()
+
+        try:
+            stormy, _, _ = _chatOn(server, peer, **chat, first=size["clients"],
+                                   whenReady=stormOn, beforeRelease=stormOff)
+        finally:
+            result = storm.stop()
+    if result.failures:
+        print(f"login storm: {len(result.failures)} logins failed, the first: "
+              f"{result.failures[0]}", file=sys.stderr)
+    during = [t for t in result.times if stormy.goAt <= t <= window["end"]]
+    seconds = window["end"] - stormy.goAt
+    common = {"clients": size["clients"], "senders": size["senders"],
+              "accounts": len(accounts)}
+    return [
+        {"phase": "quiet", **common, "login conns": 0, "logins": 0, "logins/s": 0.0,
+         "login errors": 0, **_latencyRow(quiet, expected)},
+        {"phase": "login storm", **common, "login conns": size["concurrency"],
+         "logins": len(during), "logins/s": len(during) / seconds,
+         "login errors": len(result.failures), **_latencyRow(stormy, expected)},
+    ]
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One scenario: its name for --scenario, a title, and its sizes."""
@@ -283,4 +359,9 @@ SCENARIOS = [
     Scenario("slow-reader", "6. slow reader", slowReader, Sizes(
         full=dict(clients=50, interval=0.01, seconds=15, stall=3.0),
         smoke=dict(clients=10, interval=0.05, seconds=1, stall=1.0))),
+    Scenario("logins", "8. logins while chatting (scrypt in the thread pool)", logins, Sizes(
+        full=dict(accounts=200, concurrency=50, warmUp=2.0, clients=100, senders=50,
+                  interval=1.0, seconds=20, stall=5.0),
+        smoke=dict(accounts=6, concurrency=3, warmUp=0.2, clients=10, senders=5,
+                   interval=0.5, seconds=2, stall=1.0))),
 ]

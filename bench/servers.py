@@ -41,6 +41,8 @@ class Peer:
     @ivar dialect: the key of its L{bench.wire.DIALECTS} entry.
     @ivar missing: why it cannot run here, or C{None} if it can.
     @ivar notes: settings changed from its defaults, for the report.
+    @ivar accounts: whether it has globalchat's accounts (C{/register},
+        C{AUTH}), for the login scenario.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Peer:
     command: Command
     missing: Callable[[], str | None]
     notes: str = ""
+    accounts: bool = False
 
 
 def serverEnvironment() -> dict[str, str]:
@@ -113,7 +116,7 @@ LIMITS_NOTE = ("--rate 1000000/s --burst 1000000 --max-per-ip 100000 --max-conne
                "and a large --max-send-buffer (except in slow-reader), so limits do not throttle")
 
 PEERS = [
-    Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE),
+    Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE, accounts=True),
     Peer("globalchat --no-history", "globalchat", _globalchat("--no-history"),
          lambda: None, "as globalchat, history kept in memory only"),
     Peer("floor", "floor", _floor, lambda: None,

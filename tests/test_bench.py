@@ -50,16 +50,21 @@ class SmokeTests(TestCase):
     def test_smoke(self) -> None:
         """
         Every scenario runs, exits 0, and globalchat loses and corrupts
-        nothing in the scenarios that count lines.
+        nothing in the scenarios that count lines; in the login storm,
+        logins to accounts get through and none is refused.
         """
         done = subprocess.run(
             [sys.executable, "-m", "bench", "--smoke", "--servers", "globalchat,floor"],
             cwd=ROOT, capture_output=True, text=True, timeout=110)
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
-        for title in ("1. burst", "2. scaling", "3. paced", "6. slow reader"):
+        for title in ("1. burst", "2. scaling", "3. paced", "6. slow reader", "7. logins"):
             rows = _rows(done.stdout, title, "globalchat")
             self.assertTrue(rows, f"no globalchat row under {title}:\n{done.stdout}")
             for row in rows:
                 self.assertEqual((row["lost"], row["corrupted"]), ("0", "0"),
                                  f"{title}: {row}")
+        storm = _rows(done.stdout, "7. logins", "globalchat")[-1]
+        self.assertEqual(storm["phase"], "login storm")
+        self.assertGreater(int(storm["logins"]), 0, storm)
+        self.assertEqual(storm["login errors"], "0", storm)
         self.assertNotIn("failed", done.stdout)
