@@ -32,6 +32,7 @@ from globalchat.expose.mapper import (
 from globalchat.expose.path import pathChecker
 from globalchat.expose.probe import ProbeHelper
 from globalchat.identity.accounts import Accounts
+from globalchat.identity.hashing import PasswordHashing
 from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
 from globalchat.expose.stun import firstStunAddress
@@ -64,8 +65,9 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     raiseFileLimit(config["limits"].maxConnections)
     history, known = historyService(config, reactor)
     stored = config["password-file"]
-    accounts = None if config["accounts"] == "off" else Accounts(history.store,
-                                                                  now=reactor.seconds)
+    hashing = PasswordHashing(reactor)
+    accounts = None if config["accounts"] == "off" else Accounts(
+        history.store, defer=hashing.defer, now=reactor.seconds)
     moderation = None if accounts is None else Moderation(history.store, reactor.seconds,
                                                           config["operators"] or ())
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
@@ -74,7 +76,8 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
               maxRooms=config["max-rooms"], accounts=accounts, moderation=moderation,
               now=reactor.seconds)
     identity = Identity.forServer(
-        hub, password=ServerPasswordChecker(stored) if stored is not None else None,
+        hub, password=(ServerPasswordChecker(stored, defer=hashing.defer)
+                       if stored is not None else None),
         clientCertificates=config["client-ca"] is not None, accounts=accounts,
         guests=config["accounts"] != "required", clock=reactor)
     admission = Admission(hub, identity, config["limits"], reactor)
@@ -83,6 +86,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     top = MultiService()
     # First in, last out: the history closes after the listeners stop.
     history.setServiceParent(top)
+    hashing.setServiceParent(top)
     admission.setServiceParent(top)
     if moderation is not None:
         StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)

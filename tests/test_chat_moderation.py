@@ -65,6 +65,16 @@ class ModerationTests(SynchronousTestCase):
         self.assertTrue(self.bobLines.closed)
         self.assertEqual(self.chat.hub.names, ["Root"])
 
+    def test_toldWhileCatchingUp(self):
+        """
+        Someone put out while a history is still being shown to them (just
+        after logging in) is still told why.
+        """
+        self.bob.catchUp()
+        self.root.lineReceived("/kill Bob flooding")
+        self.assertEqual(self.bobLines.lines(), ["ERROR disconnected by Root: flooding"])
+        self.assertTrue(self.bobLines.closed)
+
     def test_banPersistsAndExpires(self):
         """
         A ban ends the banned user's connection, refuses it at login, is

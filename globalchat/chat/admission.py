@@ -123,8 +123,7 @@ class Admission(Service):
         # (pipelined guesses) are not looked at.
         for other in list(self._sessions):
             if self._gatekeeper.key(other.connection.host) == banned:
-                other.answer(wire.error("banned for repeated abuse"))
-                other.close()
+                other.closeWith(wire.error("banned for repeated abuse"))
 
     def checkTimeouts(self) -> None:
         """

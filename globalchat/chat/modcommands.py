@@ -299,9 +299,8 @@ class ModerationCommands:
         End C{target}'s connection now, telling it C{why} and the others
         that it quit: its name is free at once.
         """
-        target.send(wire.error(why))
         self._hub.quit(target, quit)
-        target.close()
+        target.closeWith(wire.error(why))
 
     def cmd_wall(self, session: Session, arguments: str) -> None:
         if not arguments:

@@ -282,6 +282,14 @@ class Session(Policed):
             return line
         return wire.tagged(wire.messageTags(message, own=message.sender == self.name), line)
 
+    def closeWith(self, data: bytes) -> None:
+        """
+        Write a last line now, ahead of anything held back, and hang up:
+        whoever is put out must learn why.
+        """
+        self._write(data)
+        self.close()
+
     def close(self) -> None:
         """
         Hang up once what was written is delivered.

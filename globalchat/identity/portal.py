@@ -81,10 +81,9 @@ class ChatRealm:
         if holder is not None and holder is not mind and avatarId.account is not None \
                 and holder.account is None:
             # A guest kept the name warm; its owner is here.
-            holder.send(wire.error(f"{avatarId.name} is an account, and its owner has just "
-                                   "logged in"))
             self._hub.quit(holder, "name reclaimed by its owner")
-            holder.close()
+            holder.closeWith(wire.error(f"{avatarId.name} is an account, and its owner has "
+                                        "just logged in"))
         self._hub.bus.claim(mind, avatarId.name)
         user = ChatUser(avatarId.name, avatarId.account)
         return IChatUser, user, lambda: self._hub.quit(mind, "connection closed")
