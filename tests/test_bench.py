@@ -57,13 +57,13 @@ class SmokeTests(TestCase):
             [sys.executable, "-m", "bench", "--smoke", "--servers", "globalchat,floor"],
             cwd=ROOT, capture_output=True, text=True, timeout=110)
         self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
-        for title in ("1. burst", "2. scaling", "3. paced", "6. slow reader", "7. logins"):
+        for title in ("1. burst", "2. scaling", "3. paced", "6. slow reader", "8. logins"):
             rows = _rows(done.stdout, title, "globalchat")
             self.assertTrue(rows, f"no globalchat row under {title}:\n{done.stdout}")
             for row in rows:
                 self.assertEqual((row["lost"], row["corrupted"]), ("0", "0"),
                                  f"{title}: {row}")
-        storm = _rows(done.stdout, "7. logins", "globalchat")[-1]
+        storm = _rows(done.stdout, "8. logins", "globalchat")[-1]
         self.assertEqual(storm["phase"], "login storm")
         self.assertGreater(int(storm["logins"]), 0, storm)
         self.assertEqual(storm["login errors"], "0", storm)
