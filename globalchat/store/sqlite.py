@@ -29,7 +29,7 @@ from zope.interface import implementer
 
 from globalchat.store.accounts import IAccountStore
 from globalchat.store.interface import IMessageStore, Known, Message, StoreError
-from globalchat.store.sqliteaccounts import AccountCalls, AccountTables
+from globalchat.store.sqliteaccounts import ACCOUNT_TABLES, AccountCalls, AccountTables
 
 T = TypeVar("T")
 
@@ -68,50 +68,8 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX messages_recipient ON messages (recipient, id) WHERE recipient IS NOT NULL",
     ],
     # Version 4: accounts and the certificates bound to them, registered
-    # rooms, bans and the audit log.  Lists of names are JSON, as in
-    # known.rooms: they are only ever read and written whole.
-    4: [
-        """CREATE TABLE accounts (
-            key TEXT PRIMARY KEY,
-            display TEXT NOT NULL,
-            skeleton TEXT NOT NULL UNIQUE,
-            password_hash TEXT NOT NULL,
-            created REAL NOT NULL,
-            operator INTEGER NOT NULL DEFAULT 0
-        )""",
-        """CREATE TABLE certificates (
-            fingerprint TEXT PRIMARY KEY,
-            account TEXT NOT NULL REFERENCES accounts (key) ON DELETE CASCADE
-        )""",
-        "CREATE INDEX certificates_account ON certificates (account)",
-        """CREATE TABLE rooms (
-            key TEXT PRIMARY KEY,
-            display TEXT NOT NULL,
-            founder TEXT NOT NULL,
-            ops TEXT NOT NULL,
-            voices TEXT NOT NULL,
-            modes TEXT NOT NULL,
-            room_key TEXT,
-            topic TEXT NOT NULL,
-            invited TEXT NOT NULL
-        )""",
-        """CREATE TABLE bans (
-            mask TEXT PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('account', 'name', 'address', 'network')),
-            until REAL,
-            reason TEXT NOT NULL,
-            set_by TEXT NOT NULL,
-            created REAL NOT NULL
-        )""",
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY,
-            time REAL NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
-            reason TEXT NOT NULL
-        )""",
-    ],
+    # rooms, bans and the audit log.
+    4: ACCOUNT_TABLES,
 }
 
 _COLUMNS = "time, room, sender, recipient, kind, text, client_id, id"
