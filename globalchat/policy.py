@@ -151,6 +151,22 @@ class Limits:
     ipv6Prefix: int = 64
 
 
+class Refusal(str):
+    """
+    Why a connection is refused, as the log and the client read it, with
+    the C{rule} that refused it (deny, allow, ban, max-connections,
+    per-ip): the text carries numbers, the rule is what refusals are
+    counted under.
+    """
+
+    rule: str
+
+    def __new__(cls, text: str, rule: str) -> Refusal:
+        refusal = super().__new__(cls, text)
+        refusal.rule = rule
+        return refusal
+
+
 class Gatekeeper:
     """
     Admission control: allow/deny lists, connection counts and bans.
@@ -176,7 +192,7 @@ class Gatekeeper:
             return str(ipaddress.IPv6Network((address, self.limits.ipv6Prefix), strict=False))
         return str(address)
 
-    def screen(self, host: str) -> str | None:
+    def screen(self, host: str) -> Refusal | None:
         """
         Decide, before reading a byte, whether C{host} may connect at all.
 
@@ -186,20 +202,20 @@ class Gatekeeper:
         if address is None:
             return None  # Not an IP connection (a Unix socket): local.
         if any(address in n for n in self.limits.deny if n.version == address.version):
-            return "denied by --deny"
+            return Refusal("denied by --deny", "deny")
         if self.limits.allow and not any(
             address in n for n in self.limits.allow if n.version == address.version
         ):
-            return "not in --allow"
+            return Refusal("not in --allow", "allow")
         key = self.key(host)
         until = self._bannedUntil.get(key)
         if until is not None:
             if self._clock.seconds() < until:
-                return "banned"
+                return Refusal("banned", "ban")
             del self._bannedUntil[key]
         return None
 
-    def admit(self, host: str) -> str | None:
+    def admit(self, host: str) -> Refusal | None:
         """
         Count a connection from C{host} against the limits.
 
@@ -208,9 +224,11 @@ class Gatekeeper:
         """
         key = self.key(host)
         if self.limits.maxConnections is not None and self._total >= self.limits.maxConnections:
-            return f"server full: at most {self.limits.maxConnections} connections at once"
+            return Refusal(f"server full: at most {self.limits.maxConnections} connections at "
+                           "once", "max-connections")
         if self.limits.maxPerIP is not None and self._perIP[key] >= self.limits.maxPerIP:
-            return f"too many connections from your address (max {self.limits.maxPerIP})"
+            return Refusal(f"too many connections from your address (max "
+                           f"{self.limits.maxPerIP})", "per-ip")
         self._total += 1
         self._perIP[key] += 1
         return None

@@ -62,7 +62,7 @@ class Admission(Service):
         refusal = self._gatekeeper.screen(host)
         if refusal is not None:
             self.log.warn("refused {peer}: {reason}", peer=peer, reason=refusal,
-                          security="refused")
+                          security="refused", rule=refusal.rule)
         return refusal is None
 
     def connect(self, connection: IConnection) -> Session | None:
@@ -73,12 +73,13 @@ class Admission(Service):
         refusal = self._gatekeeper.admit(connection.host)
         if refusal is not None:
             self.log.warn("refused {peer}: {reason}", peer=connection.peer, reason=refusal,
-                          security="over-limit")
+                          security="over-limit", rule=refusal.rule)
             connection.write(wire.error(refusal))
             connection.close()
             return None
         session = Session(self, connection, self.clock.seconds())
         self._sessions.add(session)
+        self.hub.counters.connected(connection.kind)
         self.log.info("{peer} connected", peer=connection.peer)
         return session
 
@@ -88,6 +89,7 @@ class Admission(Service):
         """
         if session in self._sessions:
             self._sessions.discard(session)
+            self.hub.counters.disconnected(session.connection.kind)
             self._gatekeeper.release(session.connection.host)
 
     def strike(self, session: Session) -> None:

@@ -88,6 +88,9 @@ class _Database(AccountTables):
     def __init__(self, path: str) -> None:
         self._path = path
         self._db: sqlite3.Connection | None = None
+        #: How many messages the file holds: counted on opening, then kept
+        #: by every insert and pruning (counting anew is a scan).
+        self.rows = 0
 
     def open(self) -> None:
         try:
@@ -112,7 +115,7 @@ class _Database(AccountTables):
                     for statement in _MIGRATIONS[target]:
                         self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {target}")
-            self._db.execute("SELECT count(*) FROM messages").fetchone()
+            self.rows = self._db.execute("SELECT count(*) FROM messages").fetchone()[0]
             # Fail now, not at the first message, if we may not write.
             with self._transaction():
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -164,6 +167,7 @@ class _Database(AccountTables):
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(d.time, d.room, d.sender, d.recipient, d.kind, d.text, d.clientId)
              for d in drafts])
+        self.rows += len(drafts)
         # One connection writes, in one transaction, and AUTOINCREMENT
         # gives each row the next id: the run's ids end at the last one.
         last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -218,6 +222,7 @@ class _Database(AccountTables):
                     " SELECT id FROM (SELECT id, row_number() OVER"
                     " (PARTITION BY room ORDER BY id DESC) AS n FROM messages"
                     " WHERE room IS NOT NULL) WHERE n > ?)", (keepPerRoom,)).rowcount
+        self.rows -= removed
         return removed
 
     def close(self) -> None:
@@ -242,6 +247,11 @@ class MessageStore(AccountCalls):
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="globalchat-store")
         self._queue: list[tuple[str, tuple, Deferred]] = []
         self._working = False
+
+    @property
+    def rows(self) -> int:
+        # Written on the store's thread; an int is read whole.
+        return self._database.rows
 
     def _run(self, f: Callable[..., T], *args: object) -> Deferred[T]:
         return deferToThreadPool(self._reactor, self._pool, f, *args)
