@@ -32,6 +32,7 @@ from globalchat.expose.probe import ProbeHelper
 from globalchat.identity.accounts import Accounts
 from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
+from globalchat.metrics import EventCounting, metricsService
 from globalchat.expose.stun import firstStunAddress
 from globalchat.server import ChatFactory
 from globalchat.startup import (
@@ -80,6 +81,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     # First in, last out: the history closes after the listeners stop.
     history.setServiceParent(top)
     admission.setServiceParent(top)
+    EventCounting(hub.counters).setServiceParent(top)
     if moderation is not None:
         StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)
     if config["log-json"] is not None:
@@ -118,4 +120,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
             exposeWhenListening(mapper, listener, fingerprint)
     if mapper is not None:
         mapper.setServiceParent(top)
+    if config["metrics"] is not None:
+        # After the chat's ports, whose "listening on" lines come first.
+        metricsService(reactor, config["metrics"], hub, mapper).setServiceParent(top)
     return top

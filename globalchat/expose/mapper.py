@@ -125,6 +125,8 @@ class PortMapperService(Service):
     mappings alive while the service runs.
 
     @ivar leases: the mappings currently held.
+    @ivar publicAddress: the address friends connect to, once a mapping
+        is known to be reachable from the internet.
     """
 
     log = Logger()
@@ -158,6 +160,7 @@ class PortMapperService(Service):
         self._unavailable: dict[str, str] = {}
         self._seen: list[str | None] = []
         self.leases: list[_Lease] = []
+        self.publicAddress: str | None = None
 
     def expose(self, target: Target) -> None:
         """
@@ -245,6 +248,7 @@ class PortMapperService(Service):
         if problem is not None:
             self.log.warn("mapped, but not reachable from the internet: {problem}", problem=problem)
             return
+        self.publicAddress = address or seen
         self.log.info(
             "{line}", line=friendLine(address or seen, mapping.externalPort, lease.target.fingerprint)
         )
