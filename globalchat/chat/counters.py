@@ -177,7 +177,7 @@ class Counters:
         found: Counter[str] = Counter(dict.fromkeys((*REFUSAL_RULES, "tls"), 0))
         for (kind, rule), count in self.security.items():
             if kind in REFUSALS:
-                found[REFUSALS[kind] or rule or kind] += count
+                found[REFUSALS[kind] or rule] += count
         return found
 
     def loginsByKind(self) -> dict[str, int]:

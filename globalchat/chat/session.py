@@ -257,6 +257,7 @@ class Session(Policed):
         """
         Give the client a line that is not an answer to it.
         """
+        # A message (it has an id) is a delivery; an event is not.
         self._hub.counters.deliveries += messageId is not None
         if self._catchup is not None:
             self._catchup.append((messageId, data))
