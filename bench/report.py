@@ -87,6 +87,10 @@ def targets(results: Results, titles: dict[str, str]) -> list[str]:
                          f"(target >= 4x), "
                          f"{_ratio(rate, _first(results, burst, 'ncat --chat', column))}"
                          " ncat (target >= 1x)")
+        withMetrics = _first(results, burst, "globalchat --metrics", column)
+        if rate is not None and withMetrics is not None:
+            lines.append(f"burst fan-out in {column} with --metrics scraped: "
+                         f"{_ratio(withMetrics, rate)} of without (target >= 0.97x)")
     mine = _first(results, paced, "globalchat", "p99 ms")
     peers = [float(row["p99 ms"]) for name, row in results.get(paced, [])  # type: ignore[arg-type]
              if not name.startswith("globalchat") and not math.isnan(row["p99 ms"])]  # type: ignore[arg-type]

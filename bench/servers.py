@@ -10,15 +10,18 @@ is skipped with a reason, never a failure.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -26,6 +29,13 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
 SERVER_CPU = 0
+
+#: Seconds between two scrapes of C{/metrics}: Prometheus's default is 15,
+#: this is the cost of metrics at its worst.
+SCRAPE_INTERVAL = 1.0
+
+#: The line a globalchat logs once its metrics listen.
+METRICS_LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+) \(--metrics ")
 
 Command = Callable[[int, Path, int], list[str]]
 """Builds a server's command line from its port, a scratch directory and
@@ -43,6 +53,7 @@ class Peer:
     @ivar notes: settings changed from its defaults, for the report.
     @ivar accounts: whether it has globalchat's accounts (C{/register},
         C{AUTH}), for the login scenario.
+    @ivar scraped: whether its C{/metrics} is scraped while it runs.
     """
 
     name: str
@@ -51,6 +62,7 @@ class Peer:
     missing: Callable[[], str | None]
     notes: str = ""
     accounts: bool = False
+    scraped: bool = False
 
 
 def serverEnvironment() -> dict[str, str]:
@@ -119,6 +131,9 @@ PEERS = [
     Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE, accounts=True),
     Peer("globalchat --no-history", "globalchat", _globalchat("--no-history"),
          lambda: None, "as globalchat, history kept in memory only"),
+    Peer("globalchat --metrics", "globalchat",
+         _globalchat("--metrics", "tcp:0:interface=127.0.0.1"), lambda: None,
+         f"as globalchat, its /metrics scraped every {SCRAPE_INTERVAL:g} s", scraped=True),
     Peer("floor", "floor", _floor, lambda: None,
          "bench/floor.py: one Twisted write per line per client, nothing else"),
     Peer("ncat --chat", "ncat", _ncat, _needsProgram("ncat"),
@@ -133,9 +148,9 @@ PEERS = [
 def peerKey(peer: Peer) -> str:
     """
     The short name that C{--servers} takes: C{globalchat}, C{globalchat-nohistory},
-    C{floor}, C{ncat}, C{ngircd}.
+    C{globalchat-metrics}, C{floor}, C{ncat}, C{ngircd}.
     """
-    return peer.name.replace(" --no-", "-no").replace(" --chat", "")
+    return peer.name.replace(" --no-", "-no").replace(" --chat", "").replace(" --", "-")
 
 
 def freePort() -> int:
@@ -234,9 +249,38 @@ def running(peer: Peer, sendBuffer: int, startLimit: float = 30) -> Iterator[Run
                     raise RuntimeError(f"{peer.name} did not start: "
                                        f"{log.read_text(errors='replace').strip()[-300:]}")
                 time.sleep(0.1)
-            yield Running(process, port, log)
+            with scraping(log) if peer.scraped else nullcontext():
+                yield Running(process, port, log)
         finally:
             _stop(process)
+
+
+@contextmanager
+def scraping(log: Path) -> Iterator[None]:
+    """
+    Scrape the C{/metrics} of the globalchat logging to C{log} every
+    L{SCRAPE_INTERVAL} seconds, from a thread, for the duration of the
+    block, as Prometheus would.
+    """
+    stop = threading.Event()
+
+    def scrape() -> None:
+        port = None
+        while not stop.wait(SCRAPE_INTERVAL):
+            if port is None:
+                found = METRICS_LISTENING.search(log.read_bytes())
+                port = int(found.group(1)) if found else None
+            if port is not None:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                    r.read()
+
+    scraper = threading.Thread(target=scrape, daemon=True)
+    scraper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        scraper.join(15)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

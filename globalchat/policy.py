@@ -160,6 +160,22 @@ class Limits:
 MAX_TRACKED = 10_000
 
 
+class Refusal(str):
+    """
+    Why a connection is refused, as the log and the client read it, with
+    the C{rule} that refused it (deny, allow, ban, connect-rate,
+    max-connections, per-ip): the text carries numbers, the rule is what refusals are
+    counted under.
+    """
+
+    rule: str
+
+    def __new__(cls, text: str, rule: str) -> Refusal:
+        refusal = super().__new__(cls, text)
+        refusal.rule = rule
+        return refusal
+
+
 class Gatekeeper:
     """
     Admission control: allow/deny lists, connection counts and bans.
@@ -187,7 +203,7 @@ class Gatekeeper:
             return str(ipaddress.IPv6Network((address, self.limits.ipv6Prefix), strict=False))
         return str(address)
 
-    def screen(self, host: str) -> str | None:
+    def screen(self, host: str) -> Refusal | None:
         """
         Decide, before reading a byte, whether C{host} may connect at all.
 
@@ -197,17 +213,17 @@ class Gatekeeper:
         if address is None:
             return None  # Not an IP connection (a Unix socket): local.
         if any(address in n for n in self.limits.deny if n.version == address.version):
-            return "denied by --deny"
+            return Refusal("denied by --deny", "deny")
         if self.limits.allow and not any(
             address in n for n in self.limits.allow if n.version == address.version
         ):
-            return "not in --allow"
+            return Refusal("not in --allow", "allow")
         key = self.key(host)
         now = self._clock.seconds()
         until = self._bannedUntil.get(key)
         if until is not None:
             if now < until:
-                return "banned"
+                return Refusal("banned", "ban")
             del self._bannedUntil[key]
         if len(self._connects) > MAX_TRACKED:
             # Addresses that have been quiet long enough have full buckets:
@@ -219,10 +235,11 @@ class Gatekeeper:
             bucket = self._connects[key] = TokenBucket(self.limits.connectRate,
                                                        self.limits.connectBurst, now)
         if not bucket.take(now):
-            return f"connecting too often (at most {self.limits.connectRate:g} a second)"
+            return Refusal(f"connecting too often (at most {self.limits.connectRate:g} a second)",
+                           "connect-rate")
         return None
 
-    def admit(self, host: str) -> str | None:
+    def admit(self, host: str) -> Refusal | None:
         """
         Count a connection from C{host} against the limits.
 
@@ -231,9 +248,11 @@ class Gatekeeper:
         """
         key = self.key(host)
         if self.limits.maxConnections is not None and self._total >= self.limits.maxConnections:
-            return f"server full: at most {self.limits.maxConnections} connections at once"
+            return Refusal(f"server full: at most {self.limits.maxConnections} connections at "
+                           "once", "max-connections")
         if self.limits.maxPerIP is not None and self._perIP[key] >= self.limits.maxPerIP:
-            return f"too many connections from your address (max {self.limits.maxPerIP})"
+            return Refusal(f"too many connections from your address (max "
+                           f"{self.limits.maxPerIP})", "per-ip")
         self._total += 1
         self._perIP[key] += 1
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from OpenSSL import SSL
 from twisted.internet.defer import ensureDeferred
-from twisted.internet.interfaces import IAddress, IPushProducer
+from twisted.internet.interfaces import IAddress, INegotiated, IPushProducer
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -96,6 +96,14 @@ class ChatProtocol(Protocol):
         getPeerCertificate = getattr(self.transport, "getPeerCertificate", None)
         return getPeerCertificate() if getPeerCertificate is not None else None
 
+    @property
+    def kind(self) -> str:
+        """
+        C{tls} on a TLS port, C{tcp} on the others (C{unix:}, C{onion:}
+        and plain TCP): what connections are counted by.
+        """
+        return "tls" if INegotiated.providedBy(self.transport) else "tcp"
+
     def dataReceived(self, data: bytes) -> None:
         """
         Split C{data} into lines, dropping (and reporting) any line longer
@@ -104,6 +112,8 @@ class ChatProtocol(Protocol):
         session = self._session
         if session is None:
             return
+        hub = self.factory.admission.hub
+        hub.counters.bytesIn += len(data)
         if self._firstLine and not self._pending and data[:2] == b"\x16\x03":
             # A TLS ClientHello: the client expected a TLS port.
             self.log.warn("{peer} tried TLS on a plaintext port", peer=self.peer,
@@ -121,7 +131,7 @@ class ChatProtocol(Protocol):
         lines = (self._pending + data).split(b"\n")
         self._pending = lines.pop()
         # The messages of one read are stored and delivered together.
-        with self.factory.admission.hub.batch():
+        with hub.batch():
             for raw in lines:
                 if raw.endswith(b"\r"):
                     raw = raw[:-1]

@@ -35,6 +35,7 @@ from globalchat.identity.accounts import Accounts
 from globalchat.identity.hashing import PasswordHashing
 from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
+from globalchat.metrics import EventCounting, metricsService
 from globalchat.expose.stun import firstStunAddress
 from globalchat.server import ChatFactory
 from globalchat.web.gate import Gate
@@ -88,6 +89,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     history.setServiceParent(top)
     hashing.setServiceParent(top)
     admission.setServiceParent(top)
+    EventCounting(hub.counters).setServiceParent(top)
     if moderation is not None:
         StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)
     if config["log-json"] is not None:
@@ -142,4 +144,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
             exposeWhenListening(mapper, listener, fingerprint, web=True)
     if mapper is not None:
         mapper.setServiceParent(top)
+    if config["metrics"] is not None:
+        # After the chat's ports, whose "listening on" lines come first.
+        metricsService(reactor, config["metrics"], hub, mapper).setServiceParent(top)
     return top

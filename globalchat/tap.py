@@ -137,6 +137,10 @@ class Options(usage.Options):
                                   "(make one with globalchat-cert)."],
         ["password-file", None, None, "Ask every client for the password whose hash this "
                                       "file holds (write it with globalchat-passwd)."],
+        ["metrics", None, None, "Serve Prometheus metrics at /metrics on this endpoint, e.g. "
+                                "tcp:9100:interface=127.0.0.1 (default: off). They show "
+                                "who is refused and how busy the server is: listen on "
+                                "127.0.0.1 or a private network only."],
         ["log-json", None, None, "Also write security events (refused, banned, flood, slow "
                                  "reader, ...) to this file as JSON lines."],
         ["ban-time", None, f"{_DEFAULTS.banTime:g}", "Seconds an address is refused after repeated abuse."],
@@ -297,6 +301,11 @@ class Options(usage.Options):
             checked = tls.withoutTLS(description) if tls.needsCertificate(description) else description
             try:
                 endpoints.serverEndpoint(reactor, checked, option, given=description)
+            except endpoints.BadEndpoint as e:
+                raise StartupError(str(e)) from None
+        if self["metrics"] is not None:
+            try:
+                endpoints.serverEndpoint(reactor, self["metrics"], option="--metrics")
             except endpoints.BadEndpoint as e:
                 raise StartupError(str(e)) from None
         try:

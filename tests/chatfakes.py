@@ -33,10 +33,11 @@ class Recorder:
     A connection that keeps what it is sent.
     """
 
-    def __init__(self, peer="127.0.0.1:1", certificate=None):
+    def __init__(self, peer="127.0.0.1:1", certificate=None, kind="tcp"):
         self.peer = peer
         self.host = peer.rpartition(":")[0]
         self.certificate = certificate
+        self.kind = kind
         self.data = []
         self.closed = False
         self.aborted = False

@@ -27,6 +27,7 @@ class LinesInMemory:
         self.peer = f"{host}:4000"
         self.host = host
         self.certificate = certificate
+        self.kind = "memory"
         self.received: list[str] = []
         self.closed: str | None = None
         self._admission = admission

@@ -153,7 +153,7 @@ class BehaviourMixin:
     def test_retention(self):
         """
         Pruning by age and by count per room keeps the newest messages and
-        undelivered private ones.
+        undelivered private ones; the messages kept are counted throughout.
         """
         async def go():
             store = self.open()
@@ -162,8 +162,10 @@ class BehaviourMixin:
             kept, _ = await one(store, draft("queued", room=None, recipient="bob", time=0.0))
             await one(store, draft("old", room=None, recipient="bob", time=0.0))
             await store.queue("bob", kept.id)
+            self.assertEqual(store.rows, 8)
             self.assertEqual(await store.prune(before=2.0, keepPerRoom=None), 3)
             self.assertEqual(await store.prune(before=None, keepPerRoom=3), 1)
+            self.assertEqual(store.rows, 4)
             self.assertEqual([m.text for m in await store.history("lobby", 10)], ["m3", "m4", "m5"])
             self.assertEqual([m.text for m in await store.takePending("bob")], ["queued"])
         return ensureDeferred(go())
@@ -216,6 +218,17 @@ class FileStoreTests(SQLiteMemoryTests):
             await store.close()
             self.assertEqual(MessageStore(reactor, self.path).load(),
                              {"bob": Known("BOB", ("dev",))})
+        return ensureDeferred(go())
+
+    def test_rowsCountedOnOpening(self):
+        """
+        After a restart the messages kept are counted from the file.
+        """
+        async def go():
+            store = self.open()
+            await append(store, draft("a"), draft("b"))
+            await store.close()
+            self.assertEqual(self.open().rows, 2)
         return ensureDeferred(go())
 
     def test_reopenKeepsIdsIncreasing(self):

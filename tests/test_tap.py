@@ -335,6 +335,33 @@ class MakeServiceTests(SynchronousTestCase):
                                  "(another program, perhaps another globalchat, listens there: "
                                  "stop it or choose another --port)")
 
+    def test_metricsOffByDefault(self):
+        """
+        Without --metrics nothing listens but the chat's ports.
+        """
+        self.service("--port", "tcp:1234")
+        self.assertEqual([port for port, _, _, _ in self.reactor.tcpServers], [1234])
+
+    def test_metricsListen(self):
+        """
+        --metrics listens on its endpoint, after the chat's ports, with a
+        site that serves /metrics.
+        """
+        service = self.service("--port", "tcp:1234", "--metrics", "tcp:9100:interface=127.0.0.1")
+        self.assertEqual([(port, interface) for port, _, _, interface in self.reactor.tcpServers],
+                         [(1234, ""), (9100, "127.0.0.1")])
+        self.assertEqual(listeners(service)[-1].description, "--metrics tcp:9100:interface=127.0.0.1")
+        site = self.reactor.tcpServers[-1][1]
+        self.assertIn(b"metrics", site.resource.children)
+
+    def test_badMetricsEndpoint(self):
+        """
+        A --metrics endpoint Twisted cannot parse stops the server with
+        one line naming it.
+        """
+        e = self.assertRaises(tap.StartupError, self.service, "--metrics", "bogus:12")
+        self.assertIn("bad --metrics 'bogus:12'", str(e))
+
 
 class HistoryOptionsTests(SynchronousTestCase):
     """

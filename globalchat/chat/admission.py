@@ -77,7 +77,7 @@ class Admission(Service):
             else:
                 self.log.warn("refused {peer}: {reason}{more}", peer=peer, reason=refusal,
                               more=f" ({quiet} more not logged)" if quiet else "",
-                              security="refused")
+                              security="refused", rule=refusal.rule)
                 if len(self._refusals) > MAX_TRACKED:
                     self._refusals.clear()
                 self._refusals[key] = (now, 0)
@@ -91,12 +91,13 @@ class Admission(Service):
         refusal = self._gatekeeper.admit(connection.host)
         if refusal is not None:
             self.log.warn("refused {peer}: {reason}", peer=connection.peer, reason=refusal,
-                          security="over-limit")
+                          security="over-limit", rule=refusal.rule)
             connection.write(wire.error(refusal))
             connection.close()
             return None
         session = Session(self, connection, self.clock.seconds())
         self._sessions.add(session)
+        self.hub.counters.connected(connection.kind)
         self.log.info("{peer} connected", peer=connection.peer)
         return session
 
@@ -106,6 +107,7 @@ class Admission(Service):
         """
         if session in self._sessions:
             self._sessions.discard(session)
+            self.hub.counters.disconnected(session.connection.kind)
             self._gatekeeper.release(session.connection.host)
 
     def strike(self, session: Session) -> None:

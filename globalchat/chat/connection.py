@@ -14,6 +14,8 @@ class IConnection(Interface):
     peer = Attribute("A printable address of the client, for logs.")
     host = Attribute("The client's IP address as text; '' when it has none (a Unix socket).")
     certificate = Attribute("The client's TLS certificate (an OpenSSL X509), or None.")
+    kind = Attribute("The kind of port it came through (tcp, tls, web, ...), which "
+                     "connections are counted by.")
 
     def write(data: bytes) -> None:
         """

@@ -15,3 +15,10 @@ class WrongPassword(ChatError):
     A login's credentials were refused: besides the answer, a strike
     against the client's address.
     """
+
+
+class ControlCharacters(ChatError):
+    """
+    A line held control characters (escape sequences): besides the
+    answer, counted among the dropped lines.
+    """

@@ -22,10 +22,12 @@ from globalchat.chat import names, wire
 from globalchat.chat.bus import IBus, LocalBus, Room
 from globalchat.chat.accountcommands import AccountCommands
 from globalchat.chat.commands import MAX_HISTORY, Commands
+from globalchat.chat.counters import Counters
 from globalchat.chat.modcommands import ModerationCommands
 from globalchat.chat.errors import ChatError
 from globalchat.chat.pipeline import MessagePipeline
 from globalchat.chat.session import Session
+from globalchat.chat.statscommands import StatsCommands
 from globalchat.chat.text import balanceBidi, checkNoBidi
 from globalchat.store.interface import IMessageStore, Known, Message
 from globalchat.store.memory import MemoryStore
@@ -57,6 +59,7 @@ class Hub:
     @ivar roomsPerUser: the most rooms one session may be in.
     @ivar maxRooms: the most rooms there may be.
     @ivar commands: what each line means.
+    @ivar counters: what the chat has done, for C{/stats} and the metrics.
     """
 
     log = Logger()
@@ -87,12 +90,13 @@ class Hub:
         self.moderation = moderation
         groups = [AccountCommands(self, accounts)] if accounts is not None else []
         if moderation is not None:
-            groups.append(ModerationCommands(self, moderation))
+            groups += [ModerationCommands(self, moderation), StatsCommands(self, moderation)]
         self.commands = Commands(self, *groups)
         #: Every name that logged in before and is not logged in now, by key.
         self._known = dict(known or {})
         self._now = now
-        self.pipeline = MessagePipeline(self.store, self.bus, self._display)
+        self.counters = Counters()
+        self.pipeline = MessagePipeline(self.store, self.bus, self._display, self.counters, now)
 
     @property
     def names(self) -> list[str]:

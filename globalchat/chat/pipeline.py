@@ -14,6 +14,7 @@ from twisted.python.failure import Failure
 
 from globalchat.chat import wire
 from globalchat.chat.bus import IBus
+from globalchat.chat.counters import Counters
 from globalchat.chat.session import Session
 from globalchat.chat.text import balanceBidi
 from globalchat.store.interface import IMessageStore, Message
@@ -24,14 +25,19 @@ class MessagePipeline:
     Messages on their way from their senders to their recipients.
 
     @param display: the name to show for a recipient's name key.
+    @param counters: where store writes are counted and timed.
+    @param now: the clock they are timed with.
     """
 
     log = Logger()
 
-    def __init__(self, store: IMessageStore, bus: IBus, display: Callable[[str], str]) -> None:
+    def __init__(self, store: IMessageStore, bus: IBus, display: Callable[[str], str],
+                 counters: Counters, now: Callable[[], float]) -> None:
         self._store = store
         self._bus = bus
         self._display = display
+        self._counters = counters
+        self._now = now
         self._drafts: list[tuple[Session, Message]] = []
         self._batching = 0
 
@@ -66,10 +72,20 @@ class MessagePipeline:
         if self._batching or not self._drafts:
             return
         batch, self._drafts = self._drafts, []
+        self._counters.storeWaiting += len(batch)
+        started = self._now()
         d = self._store.append([draft for _, draft in batch])
+        d.addBoth(self._stored, started, len(batch))
         d.addCallbacks(self._deliver, self._notStored, callbackArgs=(batch,),
                        errbackArgs=(batch,))
         d.addErrback(lambda f: self.log.failure("delivering messages failed", f))
+
+    def _stored(self, result: object, started: float, count: int) -> object:
+        """
+        Count and time a store write, passing its result on.
+        """
+        self._counters.stored(self._now() - started, count, isinstance(result, Failure))
+        return result
 
     def _deliver(self, results: list[tuple[Message, bool]],
                  batch: list[tuple[Session, Message]]) -> None:

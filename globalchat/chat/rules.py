@@ -124,6 +124,13 @@ class Rules:
             self._unsent += size
         return self._paused
 
+    @property
+    def owed(self) -> int:
+        """
+        Bytes written since the client stopped reading.
+        """
+        return self._unsent
+
     def tooSlow(self, now: float) -> int | None:
         """
         How many bytes the client is owed, if that is more than it may be.
@@ -155,7 +162,15 @@ class Policed:
             return
         if self._rules.refused():
             self.log.info("{peer} sent a line too long", peer=self.connection.peer)
-        self.reply(wire.error(f"line too long (max {limit} bytes)"))
+        self.drop("too-long", f"line too long (max {limit} bytes)")
+
+    def drop(self, reason: str, error: str) -> None:
+        """
+        Drop a line for C{reason} (L{globalchat.chat.counters.DROP_REASONS}),
+        counted, and tell the client C{error}.
+        """
+        self._hub.counters.dropped[reason] += 1
+        self.reply(wire.error(error))
 
     def _withinRate(self) -> bool:
         """
@@ -165,6 +180,7 @@ class Policed:
         """
         if self._closed:
             return False
+        self._hub.counters.linesIn += 1
         now = self._admission.clock.seconds()
         if not self._rules.heard(now):
             self._flooded(now)
@@ -176,6 +192,7 @@ class Policed:
         A line over the rate limit: drop it, say so once, and cut off a
         connection that keeps on.
         """
+        self._hub.counters.dropped["rate"] += 1
         drops = self._rules.dropped(now)
         if drops == 1:
             self.reply(wire.error(f"too many lines, slow down (at most "
@@ -211,6 +228,19 @@ class Policed:
         self._closed = True
         self.connection.abort()
         return True
+
+    def idle(self) -> float:
+        """
+        Seconds since it last sent a line.
+        """
+        return self._rules.silentFor(self._admission.clock.seconds())
+
+    @property
+    def owed(self) -> int:
+        """
+        Bytes written to it since it stopped reading.
+        """
+        return self._rules.owed
 
     def pauseProducing(self) -> None:
         """The transport's buffer is full: the client is not reading."""

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from globalchat.chat import names, text as texts, wire
 from globalchat.chat.connection import IConnection
-from globalchat.chat.errors import ChatError, WrongPassword
+from globalchat.chat.errors import ChatError, ControlCharacters, WrongPassword
 from globalchat.chat.rules import LOGGED_REFUSALS, Policed, Rules
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class Session(Policed):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            self.reply(wire.error("invalid UTF-8, line dropped"))
+            self.drop("invalid-utf8", "invalid UTF-8, line dropped")
             return
         self.lineReceived(text)
 
@@ -136,6 +136,8 @@ class Session(Policed):
             tags, text = wire.parseTags(text)
             clientId = names.checkClientId(tags["id"]) if "id" in tags else None
             self._hub.commands.dispatch(self, text, clientId)
+        except ControlCharacters as e:
+            self.drop("control", str(e))
         except ChatError as e:
             self.reply(wire.error(str(e)))
 
@@ -208,12 +210,6 @@ class Session(Policed):
         self.ignoring.discard(key)
         return True
 
-    def idle(self) -> float:
-        """
-        Seconds since it last sent a line.
-        """
-        return self._rules.silentFor(self._admission.clock.seconds())
-
     def loggedIn(self, logout: Callable[[], None], certified: bool,
                  account: str | None = None) -> None:
         """
@@ -256,6 +252,8 @@ class Session(Policed):
         """
         Give the client a line that is not an answer to it.
         """
+        # A message (it has an id) is a delivery; an event is not.
+        self._hub.counters.deliveries += messageId is not None
         if self._catchup is not None:
             self._catchup.append((messageId, data))
         else:
@@ -268,6 +266,7 @@ class Session(Policed):
         by one while it is catching up, so the history can drop repeats.
         """
         if self._catchup is None:
+            self._hub.counters.deliveries += len(run)
             self._write(block)
             return
         for message, line in zip(run, lines):
@@ -304,6 +303,7 @@ class Session(Policed):
             return
         if self._rules.owe(len(data)) and self._tooSlow(self._admission.clock.seconds()):
             return
+        self._hub.counters.bytesOut += len(data)
         self.connection.write(data)
 
     # -- waiting ---------------------------------------------------------

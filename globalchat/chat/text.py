@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from globalchat.chat.errors import ChatError
+from globalchat.chat.errors import ChatError, ControlCharacters
 
 #: Unicode's control characters (category Cc) but tab, and the line and
 #: paragraph separators, which some terminals and pages break lines at.
@@ -37,10 +37,10 @@ def checkText(text: str) -> None:
     repaints or hides a recipient's screen when read with C{nc}; a tab is
     harmless and allowed.
 
-    @raise ChatError: if C{text} contains a control character.
+    @raise ControlCharacters: if C{text} contains a control character.
     """
     if _CONTROL.search(text) is not None:
-        raise ChatError("control characters are not allowed")
+        raise ControlCharacters("control characters are not allowed")
 
 
 def checkNoBidi(text: str, what: str) -> None:

@@ -163,6 +163,14 @@ class PortMapperService(Service):
         self._unavailable: dict[str, str] = {}
         self.leases: list[_Lease] = []
 
+    @property
+    def publicAddress(self) -> str | None:
+        """
+        The public address friends connect to, once a mapping's verdict
+        gave one (L{Reachability}).
+        """
+        return self._reachability.publicAddress
+
     def expose(self, target: Target) -> None:
         """
         Map C{target} now if running, or once the service starts.

@@ -89,6 +89,8 @@ class Reachability:
         self._ipv6 = ipv6
         self._evidence: tuple[str | None, Path | None] | None = None
         self._watches: dict[Hashable, _Watch] = {}
+        #: The public address friends connect to, as last judged.
+        self.publicAddress: str | None = None
 
     async def evidence(self) -> tuple[str | None, Path | None]:
         """
@@ -141,6 +143,9 @@ class Reachability:
         if generation != watch.generation:
             return
         found = verdict.judge(watch.mappedAt, seen, path, answer)
+        if not watch.ipv6:
+            self.publicAddress = (found.address if found.status in (verdict.REACHABLE,
+                                                                   verdict.MAPPED) else None)
         line = verdict.logLine(found, watch.mappedAt, watch.port, watch.fingerprint, self._ipv6(),
                                web=watch.web)
         retry = bool(helpers) and found.status != verdict.REACHABLE

@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
 from globalchat.chat import names, wire
+from globalchat.chat.counters import Counters
 from globalchat.chat.errors import ChatError, WrongPassword
 from globalchat.identity.accounts import Accounts
 from globalchat.identity.checkers import (
@@ -102,14 +103,17 @@ class Identity:
 
     @ivar certified: whether a CA-signed client certificate names its holder.
     @ivar accounts: the accounts, or C{None} (C{--accounts off}).
+    @ivar counters: where logins are counted, by kind.
     """
 
     log = Logger()
 
     def __init__(self, portal: Portal, accounts: Accounts | None = None,
                  serverPassword: bool = False, certified: bool = False,
-                 guests: bool = True, throttle: LoginThrottle | None = None) -> None:
+                 guests: bool = True, throttle: LoginThrottle | None = None,
+                 counters: Counters | None = None) -> None:
         self._portal = portal
+        self.counters = counters if counters is not None else Counters()
         self.accounts = accounts
         self._serverPassword = serverPassword
         self.certified = certified
@@ -137,7 +141,8 @@ class Identity:
         if clientCertificates:
             checkers.append(ClientCertificateChecker(password, accounts))
         return cls(Portal(ChatRealm(hub), checkers), accounts, password is not None,
-                   clientCertificates, guests, LoginThrottle(clock) if clock else None)
+                   clientCertificates, guests, LoginThrottle(clock) if clock else None,
+                   hub.counters)
 
     def nameFor(self, typed: str, certificate: crypto.X509 | None) -> str:
         """
@@ -204,6 +209,7 @@ class Identity:
             user = result[1]
             if self._throttle is not None:
                 self._throttle.succeeded(names.key(user.name))
+            self.counters.logins[_loginKind(credentials)] += 1
             session.loggedIn(result[2], certified=isinstance(credentials, ClientCertificate),
                              account=user.account)
 
@@ -223,3 +229,12 @@ class Identity:
             raise ChatError("your login cannot be checked right now; give your name again")
 
         return d.addCallbacks(loggedIn, refused)
+
+
+def _loginKind(credentials: object) -> str:
+    """
+    How credentials proved who their holder is, as logins are counted.
+    """
+    if isinstance(credentials, (ClientCertificate, CertificateFingerprint)):
+        return "certificate"
+    return "guest" if isinstance(credentials, Guest) else "password"

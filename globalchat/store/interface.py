@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 
 class StoreError(Exception):
@@ -67,6 +67,9 @@ class IMessageStore(Interface):
     Message history.  Everything after L{load} answers with a L{Deferred},
     and calls are carried out in the order they were made.
     """
+
+    rows = Attribute("How many messages it keeps, as of its last write or pruning: a "
+                     "figure for the operator, read without waiting for the store.")
 
     def load() -> dict[str, Known]:
         """

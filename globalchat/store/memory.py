@@ -39,6 +39,10 @@ class MemoryStore:
         self._bans: dict[str, Ban] = {}
         self._audit: list[AuditEvent] = []
 
+    @property
+    def rows(self) -> int:
+        return sum(map(len, self._rooms.values())) + sum(map(len, self._private.values()))
+
     def load(self) -> dict[str, Known]:
         return {}
 

@@ -29,7 +29,7 @@ from zope.interface import implementer
 
 from globalchat.store.accounts import IAccountStore
 from globalchat.store.interface import IMessageStore, Known, Message, StoreError
-from globalchat.store.sqliteaccounts import AccountCalls, AccountTables
+from globalchat.store.sqliteaccounts import ACCOUNT_TABLES, AccountCalls, AccountTables
 
 T = TypeVar("T")
 
@@ -68,50 +68,8 @@ _MIGRATIONS: dict[int, list[str]] = {
         "CREATE INDEX messages_recipient ON messages (recipient, id) WHERE recipient IS NOT NULL",
     ],
     # Version 4: accounts and the certificates bound to them, registered
-    # rooms, bans and the audit log.  Lists of names are JSON, as in
-    # known.rooms: they are only ever read and written whole.
-    4: [
-        """CREATE TABLE accounts (
-            key TEXT PRIMARY KEY,
-            display TEXT NOT NULL,
-            skeleton TEXT NOT NULL UNIQUE,
-            password_hash TEXT NOT NULL,
-            created REAL NOT NULL,
-            operator INTEGER NOT NULL DEFAULT 0
-        )""",
-        """CREATE TABLE certificates (
-            fingerprint TEXT PRIMARY KEY,
-            account TEXT NOT NULL REFERENCES accounts (key) ON DELETE CASCADE
-        )""",
-        "CREATE INDEX certificates_account ON certificates (account)",
-        """CREATE TABLE rooms (
-            key TEXT PRIMARY KEY,
-            display TEXT NOT NULL,
-            founder TEXT NOT NULL,
-            ops TEXT NOT NULL,
-            voices TEXT NOT NULL,
-            modes TEXT NOT NULL,
-            room_key TEXT,
-            topic TEXT NOT NULL,
-            invited TEXT NOT NULL
-        )""",
-        """CREATE TABLE bans (
-            mask TEXT PRIMARY KEY,
-            kind TEXT NOT NULL CHECK (kind IN ('account', 'name', 'address', 'network')),
-            until REAL,
-            reason TEXT NOT NULL,
-            set_by TEXT NOT NULL,
-            created REAL NOT NULL
-        )""",
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY,
-            time REAL NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            target TEXT NOT NULL,
-            reason TEXT NOT NULL
-        )""",
-    ],
+    # rooms, bans and the audit log.
+    4: ACCOUNT_TABLES,
 }
 
 _COLUMNS = "time, room, sender, recipient, kind, text, client_id, id"
@@ -130,6 +88,9 @@ class _Database(AccountTables):
     def __init__(self, path: str) -> None:
         self._path = path
         self._db: sqlite3.Connection | None = None
+        #: How many messages the file holds: counted on opening, then kept
+        #: by every insert and pruning (counting anew is a scan).
+        self.rows = 0
 
     def open(self) -> None:
         try:
@@ -154,7 +115,7 @@ class _Database(AccountTables):
                     for statement in _MIGRATIONS[target]:
                         self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {target}")
-            self._db.execute("SELECT count(*) FROM messages").fetchone()
+            self.rows = self._db.execute("SELECT count(*) FROM messages").fetchone()[0]
             # Fail now, not at the first message, if we may not write.
             with self._transaction():
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -206,6 +167,7 @@ class _Database(AccountTables):
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [(d.time, d.room, d.sender, d.recipient, d.kind, d.text, d.clientId)
              for d in drafts])
+        self.rows += len(drafts)
         # One connection writes, in one transaction, and AUTOINCREMENT
         # gives each row the next id: the run's ids end at the last one.
         last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
@@ -260,6 +222,7 @@ class _Database(AccountTables):
                     " SELECT id FROM (SELECT id, row_number() OVER"
                     " (PARTITION BY room ORDER BY id DESC) AS n FROM messages"
                     " WHERE room IS NOT NULL) WHERE n > ?)", (keepPerRoom,)).rowcount
+        self.rows -= removed
         return removed
 
     def close(self) -> None:
@@ -284,6 +247,11 @@ class MessageStore(AccountCalls):
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="globalchat-store")
         self._queue: list[tuple[str, tuple, Deferred]] = []
         self._working = False
+
+    @property
+    def rows(self) -> int:
+        # Written on the store's thread; an int is read whole.
+        return self._database.rows
 
     def _run(self, f: Callable[..., T], *args: object) -> Deferred[T]:
         return deferToThreadPool(self._reactor, self._pool, f, *args)

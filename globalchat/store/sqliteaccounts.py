@@ -21,6 +21,53 @@ from twisted.internet.defer import Deferred
 
 from globalchat.store.accounts import Account, AuditEvent, Ban, RoomRecord, checkFingerprint
 
+#: Schema version 4 of the history file: accounts and the certificates
+#: bound to them, registered rooms, bans and the audit log.  Lists of
+#: names are JSON, as in known.rooms: they are only ever read and written
+#: whole.
+ACCOUNT_TABLES = [
+    """CREATE TABLE accounts (
+        key TEXT PRIMARY KEY,
+        display TEXT NOT NULL,
+        skeleton TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created REAL NOT NULL,
+        operator INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE certificates (
+        fingerprint TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts (key) ON DELETE CASCADE
+    )""",
+    "CREATE INDEX certificates_account ON certificates (account)",
+    """CREATE TABLE rooms (
+        key TEXT PRIMARY KEY,
+        display TEXT NOT NULL,
+        founder TEXT NOT NULL,
+        ops TEXT NOT NULL,
+        voices TEXT NOT NULL,
+        modes TEXT NOT NULL,
+        room_key TEXT,
+        topic TEXT NOT NULL,
+        invited TEXT NOT NULL
+    )""",
+    """CREATE TABLE bans (
+        mask TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('account', 'name', 'address', 'network')),
+        until REAL,
+        reason TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        created REAL NOT NULL
+    )""",
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+]
+
 _ACCOUNT = "key, display, skeleton, password_hash, created, operator"
 _ROOM = "key, display, founder, ops, voices, modes, room_key, topic, invited"
 _BAN = "mask, kind, until, reason, set_by, created"

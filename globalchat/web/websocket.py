@@ -55,6 +55,7 @@ class ChatWebSocket(WebSocketServerProtocol):
 
     certificate = None
     host = ""
+    kind = "web"
     _session: Session | None = None
     _closing = None
 
