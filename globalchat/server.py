@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from globalchat.chat import wire
 from globalchat.chat.admission import Admission
-from globalchat.chat.connection import IConnection
+from globalchat.chat.connection import IConnection, SessionProducer
 from globalchat.chat.session import Session
 from globalchat.expose.probe import ProbeHelper
 
@@ -41,7 +41,7 @@ def describePeer(address: IAddress) -> str:
 
 
 @implementer(IConnection, IPushProducer)
-class ChatProtocol(Protocol):
+class ChatProtocol(Protocol, SessionProducer):
     """
     One client connection.
 
@@ -174,17 +174,6 @@ class ChatProtocol(Protocol):
 
     def abort(self) -> None:
         self.transport.abortConnection()
-
-    def pauseProducing(self) -> None:
-        if self._session is not None:
-            self._session.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        if self._session is not None:
-            self._session.resumeProducing()
-
-    def stopProducing(self) -> None:
-        pass
 
     def connectionLost(self, reason: Failure) -> None:
         if reason.check(SSL.Error):

@@ -32,3 +32,25 @@ class IConnection(Interface):
         """
         Hang up now, dropping what is unsent.
         """
+
+
+class SessionProducer:
+    """
+    The half of L{IPushProducer} every transport shares: its transport's
+    back-pressure is its session's to act on (the slow-reader bound).
+
+    @ivar _session: the session, once there is one.
+    """
+
+    __slots__ = ()
+
+    def pauseProducing(self) -> None:
+        if self._session is not None:
+            self._session.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        if self._session is not None:
+            self._session.resumeProducing()
+
+    def stopProducing(self) -> None:
+        pass

@@ -23,7 +23,7 @@ from zope.interface import implementer
 
 from globalchat.chat import wire
 from globalchat.chat.admission import Admission
-from globalchat.chat.connection import IConnection
+from globalchat.chat.connection import IConnection, SessionProducer
 from globalchat.chat.session import Session
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH, describePeer
 from globalchat.web.gate import Gate
@@ -45,7 +45,7 @@ log = Logger()
 
 
 @implementer(IConnection, IPushProducer)
-class ChatWebSocket(WebSocketServerProtocol):
+class ChatWebSocket(WebSocketServerProtocol, SessionProducer):
     """
     One browser's chat connection.
 
@@ -131,17 +131,6 @@ class ChatWebSocket(WebSocketServerProtocol):
 
     def abort(self) -> None:
         self.transport.abortConnection()
-
-    def pauseProducing(self) -> None:
-        if self._session is not None:
-            self._session.pauseProducing()
-
-    def resumeProducing(self) -> None:
-        if self._session is not None:
-            self._session.resumeProducing()
-
-    def stopProducing(self) -> None:
-        pass
 
     def connectionLost(self, reason: Failure) -> None:
         super().connectionLost(reason)
