@@ -191,11 +191,18 @@ class SQLiteMemoryTests(BehaviourMixin, TestCase):
     path = ":memory:"
 
     def open(self, path=None):
-        store = MessageStore(reactor, path or self.path)
-        store.load()
-        store.start()
-        self.addCleanup(store.close)
-        return store
+        return openSQLite(self, path or self.path)
+
+
+def openSQLite(testCase, path):
+    """
+    The SQLite store at C{path}, checked and started, closed after the test.
+    """
+    store = MessageStore(reactor, path)
+    store.load()
+    store.start()
+    testCase.addCleanup(store.close)
+    return store
 
 
 class FileStoreTests(SQLiteMemoryTests):

@@ -17,6 +17,7 @@ from twisted.trial.unittest import TestCase
 from globalchat.store.accounts import Account, AuditEvent, Ban, IAccountStore, RoomRecord
 from globalchat.store.interface import IMessageStore, Known, Message, StoreError
 from globalchat.store.memory import MemoryStore
+from tests.test_store import openSQLite
 from globalchat.store.sqlite import SCHEMA_VERSION, MessageStore
 
 #: A history written by the release with schema version 3.
@@ -294,11 +295,7 @@ class SQLiteMemoryAccountTests(AccountBehaviourMixin, TestCase):
     path = ":memory:"
 
     def open(self, path=None):
-        store = MessageStore(reactor, path or self.path)
-        store.load()
-        store.start()
-        self.addCleanup(store.close)
-        return store
+        return openSQLite(self, path or self.path)
 
 
 class FileAccountTests(SQLiteMemoryAccountTests):
