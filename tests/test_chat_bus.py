@@ -79,7 +79,7 @@ class BusTests(SynchronousTestCase):
             self.lines(session)
         self.flushLoggedErrors(OSError)
         message = Message(0.0, "tea", "Ann", None, "msg", "hi", id=1)
-        self.bus.publish([message], [b"MSG #tea <Ann> hi\r\n"])
+        self.bus.publish([message], "tea")
         self.assertEqual((self.lines(ann), self.lines(cy), self.lines(dee)),
                          (["MSG #tea <Ann> hi"], ["MSG #tea <Ann> hi"], []))
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
@@ -90,10 +90,9 @@ class BusTests(SynchronousTestCase):
         is here; otherwise nobody is sent anything.
         """
         ann, bob = self.session("Ann"), self.session("Bob")
-        line = b"PRIV <Ann> @Bob psst\r\n"
         here = Message(0.0, None, "Ann", "bob", "priv", "psst", id=2)
-        self.assertTrue(self.bus.deliverPrivate(here, line, ann))
+        self.assertTrue(self.bus.deliverPrivate(here, "Bob", ann))
         self.assertEqual((self.lines(ann), self.lines(bob)), (["PRIV <Ann> @Bob psst"],) * 2)
         away = Message(0.0, None, "Ann", "cy", "priv", "psst", id=3)
-        self.assertFalse(self.bus.deliverPrivate(away, line, ann))
+        self.assertFalse(self.bus.deliverPrivate(away, "Cy", ann))
         self.assertEqual(self.lines(ann), [])

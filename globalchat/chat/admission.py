@@ -12,7 +12,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from globalchat.chat import wire
 from globalchat.chat.hub import Hub
 from globalchat.chat.connection import IConnection
 from globalchat.chat.session import Session
@@ -83,19 +82,22 @@ class Admission(Service):
                 self._refusals[key] = (now, 0)
         return refusal is None
 
-    def connect(self, connection: IConnection) -> Session | None:
+    def connect(self, connection: IConnection,
+                protocol: type[Session] = Session) -> Session | None:
         """
         A client connected: give it a session, or one line saying why not
         (too many connections) and hang up.
+
+        @param protocol: the session class of the protocol it speaks.
         """
         refusal = self._gatekeeper.admit(connection.host)
         if refusal is not None:
             self.log.warn("refused {peer}: {reason}", peer=connection.peer, reason=refusal,
                           security="over-limit", rule=refusal.rule)
-            connection.write(wire.error(refusal))
+            connection.write(protocol.defaultRender.error(refusal))
             connection.close()
             return None
-        session = Session(self, connection, self.clock.seconds())
+        session = protocol(self, connection, self.clock.seconds())
         self._sessions.add(session)
         self.hub.counters.connected(connection.kind)
         self.log.info("{peer} connected", peer=connection.peer)
@@ -125,7 +127,7 @@ class Admission(Service):
         # (pipelined guesses) are not looked at.
         for other in list(self._sessions):
             if self._gatekeeper.key(other.connection.host) == banned:
-                other.closeWith(wire.error("banned for repeated abuse"))
+                other.closeWith(other.render.error("banned for repeated abuse"))
 
     def checkTimeouts(self) -> None:
         """

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
-from globalchat.chat import names, wire
+from globalchat.chat import names
 from globalchat.chat.errors import ChatError
+from globalchat.chat.render import RunCache
 
 if TYPE_CHECKING:
     from globalchat.chat.session import Session
@@ -97,9 +98,10 @@ class IBus(Interface):
         @return: the room, and whether C{session} was not in it before.
         """
 
-    def leave(session: Session, room: Room, reason: str) -> None:
+    def leave(session: Session, room: Room, reason: str, by: Session | None = None) -> None:
         """
-        Take C{session} out of C{room}, telling the room.
+        Take C{session} out of C{room}, telling the room; C{by} is the
+        operator who put it out, if one did.
         """
 
     def setTopic(session: Session, room: Room, text: str) -> None:
@@ -107,13 +109,13 @@ class IBus(Interface):
         Set C{room}'s topic, telling its members.
         """
 
-    def publish(run: list[Message], lines: list[bytes]) -> None:
+    def publish(run: list[Message], where: str) -> None:
         """
-        Deliver consecutive stored messages of one room, shown as C{lines},
-        to its members.
+        Deliver consecutive stored messages of one room, displayed as
+        C{where}, to its members.
         """
 
-    def deliverPrivate(message: Message, line: bytes, sender: Session) -> bool:
+    def deliverPrivate(message: Message, where: str, sender: Session) -> bool:
         """
         Deliver a stored private message to its recipient and its sender,
         if the recipient is logged in.
@@ -174,7 +176,7 @@ class LocalBus:
         for room in session.rooms:
             room.members = _rekey(room.members, oldKey, newKey)
         session.name = new
-        self._broadcast(wire.renamed(old, new), self._neighbours(session))
+        self._broadcast("renamed", (old, new), self._neighbours(session))
 
     def quit(self, session: Session, reason: str) -> list[str]:
         if session.name is None or self.holder(session.name) is not session:
@@ -187,7 +189,7 @@ class LocalBus:
         del self._sessions[names.key(session.name)]
         del self._looks[names.skeleton(session.name)]
         session.current = None
-        self._broadcast(wire.quit(session.name, reason), others.values())
+        self._broadcast("quit", (session.name, reason), others.values())
         return left
 
     def room(self, name: str) -> Room | None:
@@ -205,64 +207,48 @@ class LocalBus:
         if new:
             room.members[names.key(session.name)] = session
             session.rooms.append(room)
-            self._broadcast(wire.joined(room.name, session.name), self._audience(room, session))
+            self._broadcast("joined", (room.name, session.name), self._audience(room, session))
             if room.topic:
-                session.send(wire.topic(room.name, "-", room.topic))
+                session.send(session.render.topic(room.name, "-", room.topic))
         session.current = room
         return room, new
 
-    def leave(self, session: Session, room: Room, reason: str) -> None:
-        self._broadcast(wire.parted(room.name, session.name, reason),
-                        self._audience(room, session))
+    def leave(self, session: Session, room: Room, reason: str,
+              by: Session | None = None) -> None:
+        if by is None:
+            self._broadcast("parted", (room.name, session.name, reason),
+                            self._audience(room, session))
+        else:
+            # Everybody sees a kick: it is moderation, not traffic.
+            self._broadcast("kicked", (room.name, session.name, by.name, reason),
+                            room.members.values())
         self._remove(session, room)
         if session.current is room:
             session.current = session.rooms[-1] if session.rooms else None
 
     def setTopic(self, session: Session, room: Room, text: str) -> None:
         room.topic = text
-        self._broadcast(wire.topic(room.name, session.name, text), room.members.values())
+        self._broadcast("topic", (room.name, session.name, text), room.members.values())
 
-    def publish(self, run: list[Message], lines: list[bytes]) -> None:
+    def publish(self, run: list[Message], where: str) -> None:
         room = self._rooms.get(run[0].room)
         if room is None:
             return
-        # Each variant is joined once, when a member first needs it; a
-        # sender gets its own ids back on its own messages, nobody else.
-        plain = tagged = None
-        senders = {m.sender for m in run if m.clientId is not None}
+        shared = RunCache(run, where)
         for member in list(room.members.values()):
-            if member.ignoring:
-                kept = [(m, line) for m, line in zip(run, lines)
-                        if names.key(m.sender) not in member.ignoring]
-                if len(kept) < len(run):
-                    if kept:
-                        member.sendRun([m for m, _ in kept], [line for _, line in kept],
-                                       b"".join(member.format(m, line) for m, line in kept))
-                    continue
-            if member.tagged and member.name in senders:
-                block = b"".join(member.format(m, line) for m, line in zip(run, lines))
-            elif member.tagged:
-                if tagged is None:
-                    tagged = b"".join(wire.tagged(wire.messageTags(m, own=False), line)
-                                      for m, line in zip(run, lines))
-                block = tagged
-            else:
-                if plain is None:
-                    plain = b"".join(lines)
-                block = plain
             try:
-                member.sendRun(run, lines, block)
+                member.deliverRun(shared)
             except Exception:
                 self.log.failure("delivery to {peer} failed", peer=member.connection.peer)
 
-    def deliverPrivate(self, message: Message, line: bytes, sender: Session) -> bool:
+    def deliverPrivate(self, message: Message, where: str, sender: Session) -> bool:
         recipient = self._sessions.get(message.recipient)
         if recipient is None:
             return False
         for target in {id(s): s for s in (sender, recipient)}.values():
             if target is sender or not (target.ignoring and
                                         names.key(message.sender) in target.ignoring):
-                target.send(target.format(message, line), message.id)
+                target.send(target.show(message, where), message.id)
         return True
 
     def _audience(self, room: Room, session: Session) -> Iterable[Session]:
@@ -292,13 +278,19 @@ class LocalBus:
         if not room.members:
             del self._rooms[room.key]
 
-    def _broadcast(self, data: bytes, sessions: Iterable[Session]) -> None:
+    def _broadcast(self, event: str, args: tuple, sessions: Iterable[Session]) -> None:
         """
-        Give the same bytes to every session; one failing recipient must
+        Tell every session of an C{event} (an L{IRender} method, called
+        with C{args}), built once per renderer; one failing recipient must
         not keep the line from the others.
         """
+        built: dict[int, bytes] = {}
         for session in list(sessions):
             try:
+                render = session.render
+                data = built.get(id(render))
+                if data is None:
+                    data = built[id(render)] = getattr(render, event)(*args)
                 session.send(data)
             except Exception:
                 self.log.failure("delivery to {peer} failed", peer=session.connection.peer)

@@ -135,11 +135,12 @@ class Hub:
         """
         name = session.name
         self.log.info("{peer} logged in as {name}", peer=session.connection.peer, name=name)
-        session.answer(wire.greeting(self.greeting, name))
+        render = session.render
+        session.answer(render.greeting(self.greeting, name))
         if typed is not None and typed != name:
-            session.answer(wire.renamed(typed, name))
+            session.answer(render.renamed(typed, name))
         for text in self.motd:
-            session.answer(wire.info(text))
+            session.answer(render.notice(text))
         owner = self._owner(session)
         known = self._known.pop(owner, None) if owner is not None else None
         rooms = (self.defaultRoom,)
@@ -194,8 +195,9 @@ class Hub:
         """
         if len(missed) <= MAX_HISTORY:
             return missed
-        session.answer(wire.info(f"you missed more than {MAX_HISTORY} messages; here are the "
-                                 f"last {MAX_HISTORY} (/history ROOM N shows a room's)"))
+        session.answer(session.render.notice(
+            f"you missed more than {MAX_HISTORY} messages; here are the last {MAX_HISTORY} "
+            "(/history ROOM N shows a room's)"))
         return missed[-MAX_HISTORY:]
 
     def _remember(self, name: str, rooms: Iterable[str], away: bool) -> None:
@@ -219,13 +221,13 @@ class Hub:
 
         def show(messages: list[Message]) -> list[int]:
             for message in messages:
-                line = wire.history(message.time, self.pipeline.line(message))
-                session.answer(session.format(message, line))
+                session.answer(session.render.history(message, self.pipeline.where(message),
+                                                      message.sender == session.name))
             return [message.id for message in messages]
 
         def failed(failure: Failure) -> list[int]:
             self.log.failure("reading the history failed", failure)
-            session.answer(wire.error("the history cannot be read right now"))
+            session.answer(session.render.error("the history cannot be read right now"))
             return []
 
         return stored.addCallbacks(show, failed).addCallback(session.caughtUp)
@@ -261,13 +263,16 @@ class Hub:
         """
         return self._catchUp(session, self.store.history(room.key, limit))
 
-    def part(self, session: Session, room: Room, reason: str = "") -> None:
+    def part(self, session: Session, room: Room, reason: str = "",
+             by: Session | None = None) -> None:
         """
         Take C{session} out of C{room}; an empty room is forgotten.
+
+        @param by: the operator putting it out, if one is.
         """
         if room not in session.rooms:
             raise ChatError(f"you are not in #{room.name}")
-        self.bus.leave(session, room, balanceBidi(reason))
+        self.bus.leave(session, room, balanceBidi(reason), by)
 
     def rename(self, session: Session, new: str) -> Deferred[None]:
         """

@@ -140,7 +140,7 @@ class ModerationCommands:
         if command == "invite":
             target = self._hub.bus.holder(words[0])
             if target is not None:
-                target.send(wire.info(f"{session.name} invites you to #{room.name}"))
+                target.send(target.render.notice(f"{session.name} invites you to #{room.name}"))
 
     def cmd_op(self, session: Session, arguments: str) -> None:
         self._grant(session, arguments, "op")
@@ -192,7 +192,7 @@ class ModerationCommands:
         session.reply(wire.ok("kick"))
 
     def _kick(self, session: Session, room: Room, target: Session, reason: str) -> None:
-        self._hub.part(target, room, f"kicked by {session.name}" + (f": {reason}" if reason else ""))
+        self._hub.part(target, room, reason, by=session)
         self._mod.audit(session, "kick", f"#{room.name} {target.name}", reason)
 
     def cmd_ban(self, session: Session, arguments: str) -> None:
@@ -268,7 +268,7 @@ class ModerationCommands:
         if target is session:
             raise ChatError("you cannot mute yourself")
         self._mod.mute(target.name, parseDuration(words[1]) if len(words) == 2 else None)
-        target.send(wire.info(f"{session.name} muted you"))
+        target.send(target.render.notice(f"{session.name} muted you"))
         self._mod.audit(session, "mute", target.name)
         session.reply(wire.ok("mute"))
 
@@ -300,15 +300,15 @@ class ModerationCommands:
         that it quit: its name is free at once.
         """
         self._hub.quit(target, quit)
-        target.closeWith(wire.error(why))
+        target.closeWith(target.render.error(why))
 
     def cmd_wall(self, session: Session, arguments: str) -> None:
         if not arguments:
             raise usageError(USAGE, "wall")
         self._mod.checkOperator(session)
-        notice = wire.info(f"notice from {session.name}: {arguments}")
+        notice = f"notice from {session.name}: {arguments}"
         for target in self._hub.bus:
-            target.send(notice)
+            target.send(target.render.notice(notice))
         self._mod.audit(session, "wall", "everyone", arguments)
         session.reply(wire.ok("wall"))
 
@@ -338,6 +338,6 @@ class ModerationCommands:
     def cmd_unignore(self, session: Session, arguments: str) -> None:
         if not arguments or " " in arguments:
             raise usageError(USAGE, "unignore")
-        if not session.unignore(names.key(arguments)):
+        if not session.ignore(names.key(arguments), False):
             raise ChatError(f"you are not ignoring {arguments}")
         session.reply(wire.ok("unignore"))

@@ -12,7 +12,6 @@ from typing import Callable, Iterator
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from globalchat.chat import wire
 from globalchat.chat.bus import IBus
 from globalchat.chat.counters import Counters
 from globalchat.chat.session import Session
@@ -103,11 +102,11 @@ class MessagePipeline:
             if duplicate and not _resent(draft, message):
                 # An id used before for another message: whoever sends it
                 # learns nothing of that one.
-                session.send(wire.error(f"the id {draft.clientId} was used for another "
-                                        "message: send this one with a new id"))
+                session.send(session.render.error(f"the id {draft.clientId} was used for "
+                                                  "another message: send this one with a new id"))
             elif duplicate:
                 # Stored before: the sender only gets its copy back.
-                session.send(session.format(message, self.line(message)), message.id)
+                session.send(session.show(message, self.where(message)), message.id)
             else:
                 self._deliverPrivate(session, message)
         if run:
@@ -115,12 +114,12 @@ class MessagePipeline:
         self._settle(batch)
 
     def _publish(self, run: list[Message]) -> None:
-        self._bus.publish(run, [self.line(message) for message in run])
+        self._bus.publish(run, self.where(run[0]))
 
     def _notStored(self, failure: Failure, batch: list[tuple[Session, Message]]) -> None:
         self.log.failure("storing {count} messages failed", failure, count=len(batch))
         for session, _ in batch:
-            session.send(wire.error("your message could not be stored; send it again"))
+            session.send(session.render.error("your message could not be stored; send it again"))
         self._settle(batch)
 
     def _settle(self, batch: list[tuple[Session, Message]]) -> None:
@@ -129,37 +128,35 @@ class MessagePipeline:
             session.release()
 
     def _deliverPrivate(self, session: Session, message: Message) -> None:
-        line = self.line(message)
-        if self._bus.deliverPrivate(message, line, session):
+        where = self.where(message)
+        if self._bus.deliverPrivate(message, where, session):
             return
-        recipient = self._display(message.recipient)
+        recipient = where
 
         def kept(_: None) -> None:
-            session.send(wire.info(f"{recipient} is offline: they get your message when "
-                                   "they next log in"))
-            session.send(session.format(message, line), message.id)
+            session.send(session.render.notice(f"{recipient} is offline: they get your "
+                                               "message when they next log in"))
+            session.send(session.show(message, where), message.id)
 
         def lost(failure: Failure) -> None:
             self.log.failure("keeping a private message failed", failure)
-            session.send(wire.error(f"{recipient} is offline and your message could not "
-                                    "be kept for them; send it again later"))
+            session.send(session.render.error(f"{recipient} is offline and your message could "
+                                              "not be kept for them; send it again later"))
 
         # Its answer (the notice and its copy) waits until it is kept.
         session.submitted()
         d = self._store.queue(message.recipient, message.id)
         d.addCallbacks(kept, lost).addBoth(lambda _: self._settle([(session, message)]))
 
-    def line(self, message: Message) -> bytes:
+    def where(self, message: Message) -> str:
         """
-        The line a stored message is shown as, live.
+        Where a stored message was said, as displayed: its room's name, or
+        for a private message its recipient's.
         """
         if message.kind == "priv":
-            return wire.private(message.sender, self._display(message.recipient), message.text)
+            return self._display(message.recipient)
         room = self._bus.room(message.room)
-        name = room.name if room is not None else message.room
-        if message.kind == "act":
-            return wire.action(name, message.sender, message.text)
-        return wire.message(name, message.sender, message.text)
+        return room.name if room is not None else message.room
 
 
 def _resent(draft: Message, stored: Message) -> bool:

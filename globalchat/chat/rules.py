@@ -15,7 +15,6 @@ from collections import deque
 
 from twisted.logger import Logger
 
-from globalchat.chat import wire
 from globalchat.policy import Limits, TokenBucket
 
 #: How many of one connection's refused lines are logged one by one; the
@@ -170,7 +169,7 @@ class Policed:
         counted, and tell the client C{error}.
         """
         self._hub.counters.dropped[reason] += 1
-        self.reply(wire.error(error))
+        self.reply(self.render.error(error))
 
     def _withinRate(self) -> bool:
         """
@@ -195,12 +194,12 @@ class Policed:
         self._hub.counters.dropped["rate"] += 1
         drops = self._rules.dropped(now)
         if drops == 1:
-            self.reply(wire.error(f"too many lines, slow down (at most "
+            self.reply(self.render.error(f"too many lines, slow down (at most "
                                   f"{self._rules.limits.rate:g} a second); lines dropped"))
         if self._rules.flooding(drops):
             self.log.warn("{peer} cut off for flooding", peer=self.connection.peer,
                           security="flood")
-            self._write(wire.error("flooding: disconnected"))
+            self._write(self.render.error("flooding: disconnected"))
             self.close()
             self._admission.strike(self)
 
@@ -215,7 +214,7 @@ class Policed:
         if reason is not None:
             self.log.info("{peer}: {reason}", peer=self.connection.peer, reason=reason,
                           security="timeout")
-            self._write(wire.error(reason))
+            self._write(self.render.error(reason))
             self.close()
 
     def _tooSlow(self, now: float) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from globalchat.chat import names, text as texts, wire
+from globalchat.chat import names, render as renders, text as texts, wire
 from globalchat.chat.connection import IConnection
 from globalchat.chat.errors import ChatError, ControlCharacters, WrongPassword
 from globalchat.chat.rules import LOGGED_REFUSALS, Policed, Rules
@@ -46,15 +46,19 @@ class Session(Policed):
         people are in a room or two, and there are many sessions).
     @ivar current: the room its plain lines go to.
     @ivar gone: whether it has quit or been disconnected.
-    @ivar tagged: whether it asked for message ids (C{@tags}).
+    @ivar render: how its client is shown events (L{renders.IRender}):
+        for a line client, with message ids if it asked (C{@tags}).
     @ivar resumeFrom: the last message id it saw, when it is resuming.
     @ivar certified: whether its name is its client certificate's.
     @ivar account: the key of the account it is logged in to, or C{None}
         for a guest.
     """
 
+    #: How a new session of this protocol is shown events.
+    defaultRender: renders.IRender = renders.PLAIN
+
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
-                 "tagged", "resumeFrom", "certified", "account", "ignoring", "_logout", "_pendingName", "_held",
+                 "render", "resumeFrom", "certified", "account", "ignoring", "_logout", "_pendingName", "_held",
                  "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
 
     def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
@@ -65,7 +69,7 @@ class Session(Policed):
         self.rooms: list = []
         self.current = None
         self.gone = False
-        self.tagged = False
+        self.render = self.defaultRender
         self.resumeFrom: int | None = None
         self.certified = False
         self.account: str | None = None
@@ -139,7 +143,7 @@ class Session(Policed):
         except ControlCharacters as e:
             self.drop("control", str(e))
         except ChatError as e:
-            self.reply(wire.error(str(e)))
+            self.reply(self.render.error(str(e)))
 
     # -- logging in ------------------------------------------------------
 
@@ -153,7 +157,8 @@ class Session(Policed):
         if "resume" in tags:
             self.resumeFrom = texts.parseCount(tags["resume"], "resume= needs the id of the "
                                                                "last message you saw")
-        self.tagged = self.tagged or "tags" in tags or "resume" in tags
+        if "tags" in tags or "resume" in tags:
+            self.render = renders.TAGGED
         name = identity.nameFor(typed, self.connection.certificate)
         if not (identity.certified and self.connection.certificate is not None):
             # Early, before any password; but a CA-signed certificate may
@@ -180,7 +185,7 @@ class Session(Policed):
         def refused(failure: Failure) -> None:
             failure.trap(ChatError)
             if not self.gone:
-                self.answer(wire.error(failure.getErrorMessage()))
+                self.answer(self.render.error(failure.getErrorMessage()))
             if failure.check(WrongPassword):
                 self._admission.strike(self)
 
@@ -193,22 +198,15 @@ class Session(Policed):
         """
         self.account = account
 
-    def ignore(self, key: str) -> None:
+    def ignore(self, key: str, ignored: bool = True) -> bool:
         """
-        Stop delivering the lines of the name C{key} to it.
+        Stop (or start again) delivering the lines of the name C{key} to
+        it; whether that changed anything.
         """
-        if self.ignoring is None:
-            self.ignoring = set()
-        self.ignoring.add(key)
-
-    def unignore(self, key: str) -> bool:
-        """
-        Deliver the lines of the name C{key} again; whether it was ignored.
-        """
-        if not self.ignoring or key not in self.ignoring:
-            return False
-        self.ignoring.discard(key)
-        return True
+        ignoring = self.ignoring = self.ignoring or set()
+        changed = (key in ignoring) != ignored
+        (ignoring.add if ignored else ignoring.discard)(key)
+        return changed
 
     def loggedIn(self, logout: Callable[[], None], certified: bool,
                  account: str | None = None) -> None:
@@ -259,27 +257,27 @@ class Session(Policed):
         else:
             self._write(data)
 
-    def sendRun(self, run: list[Message], lines: list[bytes], block: bytes) -> None:
+    def deliverRun(self, shared: renders.RunCache) -> None:
         """
-        Give the client a run of one room's messages: C{block} (their
-        C{lines} joined, tagged if it asked for tags) in one write, or one
-        by one while it is catching up, so the history can drop repeats.
+        Give the client a run of one room's messages in one write, built by
+        C{shared} once for everybody with its renderer unless some are its
+        own or ignored; one by one while it catches up on history.
         """
-        if self._catchup is None:
-            self._hub.counters.deliveries += len(run)
-            self._write(block)
+        run, block = shared.shown(self.render, self.name, self.ignoring)
+        if self._catchup is not None:
+            for message in run:
+                self.send(self.show(message, shared.where), message.id)
             return
-        for message, line in zip(run, lines):
-            self.send(self.format(message, line), message.id)
+        self._hub.counters.deliveries += len(run)
+        if block:
+            self._write(block)
 
-    def format(self, message: Message, line: bytes) -> bytes:
+    def show(self, message: Message, where: str) -> bytes:
         """
-        A stored message's C{line} as this client wants it: with its ids
-        if it asked for tags (its own id for the message only if it sent it).
+        A stored message as this client sees it live (C{where}: the room's
+        or the recipient's displayed name).
         """
-        if not self.tagged:
-            return line
-        return wire.tagged(wire.messageTags(message, own=message.sender == self.name), line)
+        return self.render.message(message, where, message.sender == self.name)
 
     def closeWith(self, data: bytes) -> None:
         """
@@ -324,7 +322,7 @@ class Session(Policed):
             if not failure.check(ChatError):
                 self.log.failure("answering {peer} failed", failure, peer=self.connection.peer)
                 failure = Failure(ChatError("that cannot be done right now; try again later"))
-            self.answer(wire.error(failure.getErrorMessage()))
+            self.answer(self.render.error(failure.getErrorMessage()))
 
         def done(result: object) -> None:
             self._busy -= 1

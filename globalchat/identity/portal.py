@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import Attribute, Interface, implementer
 
-from globalchat.chat import names, wire
+from globalchat.chat import names
 from globalchat.chat.counters import Counters
 from globalchat.chat.errors import ChatError, WrongPassword
 from globalchat.identity.accounts import Accounts
@@ -83,7 +83,7 @@ class ChatRealm:
                 and holder.account is None:
             # A guest kept the name warm; its owner is here.
             self._hub.quit(holder, "name reclaimed by its owner")
-            holder.closeWith(wire.error(f"{avatarId.name} is an account, and its owner has "
+            holder.closeWith(holder.render.error(f"{avatarId.name} is an account, and its owner has "
                                         "just logged in"))
         self._hub.bus.claim(mind, avatarId.name)
         user = ChatUser(avatarId.name, avatarId.account)
