@@ -21,8 +21,9 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from globalchat.chat.wire import command, parse
+from globalchat.client.failover import FailoverEndpoint
 from globalchat.client.knownhosts import KnownHost, KnownHosts
-from globalchat.client.options import UsageError, makeEndpoint, parseArguments
+from globalchat.client.options import UsageError, makeEndpoint, parseArguments, where
 from globalchat.client.passwords import NoPassword, loginPassword, registerLine
 from globalchat.client.render import render
 from globalchat.client.session import RETRY_POLICY, ChatSession
@@ -73,7 +74,7 @@ class Client:
         self._reactor = reactor
         self._options = options
         self._interactive = interactive
-        self._where = options["endpoint"] or f"{options['host']}:{options['port']}"
+        self._endpoint: IStreamClientEndpoint | None = None
         self._session: ChatSession | None = None
         self._stdio = None
         self._input: _Input | None = None
@@ -89,7 +90,8 @@ class Client:
         Connect, chat, and return the exit status.
         """
         creator = None
-        if self._options["tls"] and not (self._options["ca"] or self._options["fingerprint"]):
+        if self._options["tls"] and not (self._options["ca"] or self._options["fingerprint"]
+                                         or len(self._options["servers"]) > 1):
             try:
                 creator, self._known = await trustCreator(
                     self._reactor, self._options["host"], self._options["port"],
@@ -102,8 +104,8 @@ class Client:
                 self._error(explain(Failure(), self._where))
                 return 1
         # Decided once: every reconnection verifies the server the same way.
-        endpoint, self._pinned = makeEndpoint(self._reactor, self._options, creator)
-        if not await self.connect(endpoint):
+        self._endpoint, self._pinned = makeEndpoint(self._reactor, self._options, creator)
+        if not await self.connect(self._endpoint):
             return 1
         if self.done.called:
             return await self.done
@@ -115,6 +117,15 @@ class Client:
         self._stdio = StandardIO(self._input, reactor=self._reactor)
         self._session.setProducer(self._stdio)
         return await self.done
+
+    @property
+    def _where(self) -> str:
+        """
+        The server, as the user named it: of several, the one tried last.
+        """
+        if isinstance(self._endpoint, FailoverEndpoint):
+            return self._endpoint.where
+        return self._options["endpoint"] or where(self._options["host"], self._options["port"])
 
     async def connect(self, endpoint: IStreamClientEndpoint,
                       retryPolicy: Callable[[int], float] = RETRY_POLICY) -> bool:

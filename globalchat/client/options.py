@@ -23,6 +23,7 @@ from twisted.internet.interfaces import (
 from twisted.internet.ssl import Certificate, PrivateCertificate, optionsForClientTLS
 
 from globalchat import endpoints, tls
+from globalchat.client.failover import FailoverEndpoint
 from globalchat.commandline import ArgumentParser, portNumber, whyUnusable
 
 DEFAULT_PORT = 12345
@@ -44,7 +45,9 @@ def _parser() -> ArgumentParser:
             "/join ROOM, /msg NAME TEXT or /help."
         ),
     )
-    parser.add_argument("host", nargs="?", help="the server's name or address")
+    parser.add_argument("host", nargs="?",
+                        help="the server's name or address; several servers of one chat "
+                             "(a cluster's nodes) as HOST1:PORT1,HOST2:PORT2, tried in turn")
     parser.add_argument("port", nargs="?", default=str(DEFAULT_PORT),
                         help=f"the server's port (default {DEFAULT_PORT})")
     parser.add_argument("-t", "--tls", action="store_true",
@@ -117,6 +120,9 @@ def parseArguments(argv: list[str]) -> dict:
         options["port"] = portNumber(options["port"])
     except argparse.ArgumentTypeError as e:
         raise UsageError(f"PORT {e}") from None
+    options["servers"] = _servers(options["host"], options["port"]) if options["host"] else []
+    if options["servers"]:
+        options["host"], options["port"] = options["servers"][0]
     try:
         options["timeout"] = float(options["timeout"])
     except ValueError:
@@ -158,6 +164,35 @@ def parseArguments(argv: list[str]) -> dict:
     return options
 
 
+def _servers(text: str, port: int) -> list[tuple[str, int]]:
+    """
+    The servers C{HOST} names: one, or several as C{HOST1:PORT1,HOST2:PORT2}
+    (an IPv6 address in brackets; a server without a port gets C{port}).
+    """
+    if "," not in text:
+        return [(text, port)]
+    servers = []
+    for item in text.split(","):
+        host, colon, number = item.strip().rpartition(":")
+        if not colon or host.count(":") and not host.startswith("["):
+            host, number = item.strip(), str(port)
+        host = host.strip("[]")
+        if not host:
+            raise UsageError(f"no host in {item.strip()!r}: write HOST1:PORT1,HOST2:PORT2")
+        try:
+            servers.append((host, portNumber(number)))
+        except argparse.ArgumentTypeError as e:
+            raise UsageError(f"the port of {item.strip()!r} {e}") from None
+    return servers
+
+
+def where(host: str, port: int) -> str:
+    """
+    A server as the user reads it: C{host:port}, an IPv6 address in brackets.
+    """
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def makeEndpoint(reactor: IReactorTime, options: dict,
                  creator: IOpenSSLClientConnectionCreator | None = None,
                  ) -> tuple[IStreamClientEndpoint, tls.PinnedCertificate | None]:
@@ -170,8 +205,18 @@ def makeEndpoint(reactor: IReactorTime, options: dict,
     """
     if options["endpoint"]:
         return endpoints.clientEndpoint(reactor, options["endpoint"]), None
-    host = options["host"]
-    endpoint = HostnameEndpoint(reactor, host, options["port"], timeout=options["timeout"])
+    if len(options["servers"]) > 1:
+        # Each node is verified for its own name, against the CAs.
+        made = [(where(host, port), _endpoint(reactor, options, host, port, None)[0])
+                for host, port in options["servers"]]
+        return FailoverEndpoint(made), None
+    return _endpoint(reactor, options, options["host"], options["port"], creator)
+
+
+def _endpoint(reactor: IReactorTime, options: dict, host: str, port: int,
+              creator: IOpenSSLClientConnectionCreator | None,
+              ) -> tuple[IStreamClientEndpoint, tls.PinnedCertificate | None]:
+    endpoint = HostnameEndpoint(reactor, host, port, timeout=options["timeout"])
     if not options["tls"]:
         return endpoint, None
     if creator is None and options["fingerprint"]:
