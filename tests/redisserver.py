@@ -1,0 +1,134 @@
+"""
+A real C{redis-server} for tests: started by the test on a free port on
+127.0.0.1 in a temporary folder, and stopped by it.
+
+The cluster's tests run against Debian's C{redis-server} (installed by
+.ci/run); without it they are skipped, not failed, on a developer's machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+from pathlib import Path
+
+
+def redisServerPath() -> str:
+    """
+    The redis-server to run.
+
+    @raise unittest.SkipTest: if there is none.
+    """
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+    if found is None:
+        raise unittest.SkipTest("redis-server is not installed (apt-get install redis-server)")
+    return found
+
+
+def freePort() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """
+    A C{redis-server} process of the test's own.
+
+    @ivar port: where it listens, on 127.0.0.1; kept across L{stop} and
+        L{start}, so that a node configured with it finds it again.
+    @ivar directory: its working folder (AOF and RDB files go there).
+    """
+
+    def __init__(self, testCase: unittest.TestCase, *config: str,
+                 password: str | None = None, directory: Path | None = None) -> None:
+        """
+        @param config: more C{redis-server} options, e.g. C{"--appendonly", "yes"}.
+        @param password: what clients must log in with (C{requirepass}).
+        """
+        self._binary = redisServerPath()
+        self.directory = directory or Path(testCase.mktemp()).resolve()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.password = password
+        self._config = list(config)
+        self.process: subprocess.Popen | None = None
+        self.port = freePort()
+        testCase.addCleanup(self.stop)
+        self.start()
+
+    @property
+    def url(self) -> str:
+        """
+        The C{--cluster} URL of database 0 of this server.
+        """
+        secret = f":{self.password}@" if self.password is not None else ""
+        return f"redis://{secret}127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10) -> None:
+        """
+        Start it (again, on the same port) and wait until it answers.
+        """
+        auth = ["--requirepass", self.password] if self.password is not None else []
+        self.process = subprocess.Popen(
+            [self._binary, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", str(self.directory), "--save", "", "--daemonize", "no",
+             "--logfile", str(self.directory / "redis.log"), *auth, *self._config],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(self.directory))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.command("PING") == b"+PONG":
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.directory / "redis.log")
+                raise AssertionError("redis-server did not start:\n"
+                                     + (log.read_text() if log.exists() else ""))
+            time.sleep(0.05)
+
+    def command(self, *words: str) -> bytes:
+        """
+        Send one command and return the first line of its reply.
+        """
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            data = b""
+            if self.password is not None:
+                data += _encode(["AUTH", self.password])
+            s.sendall(data + _encode(list(words)))
+            reader = s.makefile("rb")
+            if self.password is not None:
+                reader.readline()
+            return reader.readline().rstrip(b"\r\n")
+
+    def stop(self) -> None:
+        """
+        Stop it (without saving) and wait until it is gone.
+        """
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        """
+        Kill it at once, as a crash would.
+        """
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def _encode(words: list[str]) -> bytes:
+    return b"*%d\r\n" % len(words) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(w.encode()), w.encode()) for w in words)
