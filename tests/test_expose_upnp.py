@@ -4,7 +4,6 @@ fake Internet Gateway Device served by twisted.web on 127.0.0.1.
 """
 
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource

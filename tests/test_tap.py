@@ -3,6 +3,7 @@ Tests for L{globalchat.tap}: the options of C{twistd globalchat} and the
 service they build, on a L{MemoryReactor}.
 """
 
+import importlib.util
 import errno
 from pathlib import Path
 
@@ -269,9 +270,7 @@ class MakeServiceTests(SynchronousTestCase):
         txtorcon's endpoint is made, talking to Tor's control port (no Tor
         network is used here).
         """
-        try:
-            import txtorcon  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("txtorcon") is None:
             raise SkipTest("txtorcon (pip install globalchat[tor]) is not installed")
         service = self.service("--port", "onion:12345:controlPort=9051")
         self.assertEqual(listeners(service)[0].endpoint.public_port, 12345)
