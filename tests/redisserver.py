@@ -132,3 +132,44 @@ class RedisServer:
 def _encode(words: list[str]) -> bytes:
     return b"*%d\r\n" % len(words) + b"".join(
         b"$%d\r\n%s\r\n" % (len(w.encode()), w.encode()) for w in words)
+
+
+def connect(testCase: unittest.TestCase, server: RedisServer):
+    """
+    A node's connection to C{server} (L{globalchat.cluster.connection.Redis}),
+    stopped after the test.
+
+    @return: a Deferred firing with it once it is available.
+    """
+    from twisted.internet import reactor
+    from twisted.internet.defer import Deferred
+
+    from globalchat.cluster.connection import Redis, parseURL
+
+    redis = Redis(parseURL(server.url), reactor)
+    available: Deferred = Deferred()
+    redis.onAvailable(lambda: available.called or available.callback(redis))
+    redis.startService()
+    testCase.addCleanup(redis.stopService)
+    return available
+
+
+class RedisStoreMixin:
+    """
+    For the tests every store passes: C{open()} gives a
+    L{globalchat.cluster.store.RedisStore} on a redis-server of the test's
+    own, empty at the start of each test.
+    """
+
+    def setUp(self):
+        self.server = RedisServer(self)
+        return connect(self, self.server).addCallback(lambda redis: setattr(self, "redis", redis))
+
+    def open(self):
+        from globalchat.cluster.store import RedisStore
+
+        store = RedisStore(self.redis)
+        self.assertEqual(store.load(), {})
+        store.start()
+        self.addCleanup(store.close)
+        return store

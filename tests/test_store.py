@@ -14,6 +14,7 @@ from twisted.trial.unittest import TestCase
 from globalchat.store.interface import Known, Message, StoreError
 from globalchat.store.memory import MemoryStore
 from globalchat.store.sqlite import _MIGRATIONS, SCHEMA_VERSION, MessageStore
+from tests.redisserver import RedisStoreMixin
 
 
 def draft(text, room="lobby", sender="ann", recipient=None, time=1000.0, clientId=None):
@@ -330,3 +331,9 @@ class FileStoreTests(SQLiteMemoryTests):
             path = f"file:{self.path}?mode=ro" if os.getuid() == 0 else self.path
             self.assertRefused(path, "readonly")
         return ensureDeferred(go())
+
+
+class RedisStoreTests(RedisStoreMixin, BehaviourMixin, TestCase):
+    """
+    The cluster's store, on a real redis-server.
+    """

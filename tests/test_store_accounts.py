@@ -17,6 +17,7 @@ from twisted.trial.unittest import TestCase
 from globalchat.store.accounts import Account, AuditEvent, Ban, IAccountStore, RoomRecord
 from globalchat.store.interface import IMessageStore, Known, Message, StoreError
 from globalchat.store.memory import MemoryStore
+from tests.redisserver import RedisStoreMixin
 from tests.test_store import openSQLite
 from globalchat.store.sqlite import SCHEMA_VERSION, MessageStore
 
@@ -296,6 +297,12 @@ class SQLiteMemoryAccountTests(AccountBehaviourMixin, TestCase):
 
     def open(self, path=None):
         return openSQLite(self, path or self.path)
+
+
+class RedisAccountTests(RedisStoreMixin, AccountBehaviourMixin, TestCase):
+    """
+    The cluster's store, on a real redis-server.
+    """
 
 
 class FileAccountTests(SQLiteMemoryAccountTests):

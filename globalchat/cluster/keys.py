@@ -24,6 +24,35 @@ Names, rooms and membership::
     globalchat:room:KEY:members      sorted set: name key -> order of arrival
     globalchat:user:KEY:rooms        set: the room keys a name is in
 
+History, offline messages and known names (L{globalchat.cluster.store})::
+
+    globalchat:ids                   counter: the last message id given
+    globalchat:messages              counter: how many messages are kept
+    globalchat:clientids             hash: "SENDER\nCLIENT-ID" -> the message
+                                     stored under it, while it is kept
+    globalchat:histories             set: every history:/private: key
+    globalchat:history:KEY           sorted set: a room's messages (JSON),
+                                     scored by id
+    globalchat:private:KEY           sorted set: the private messages to a
+                                     name key, scored by id
+    globalchat:pending:KEY           sorted set: the ids of those kept until
+                                     it next logs in
+    globalchat:known                 hash: name key -> [display, rooms, time
+                                     it logged in or left]
+
+Accounts (L{globalchat.cluster.accountstore})::
+
+    globalchat:accounts              hash: account key -> [display,
+                                     skeleton, created]
+    globalchat:skeletons             hash: skeleton -> account key
+    globalchat:passwords             hash: account key -> password hash
+    globalchat:operators             set: the operators' account keys
+    globalchat:certificates          hash: fingerprint -> account key
+    globalchat:certificates:KEY      set: the fingerprints bound to an account
+    globalchat:registered            hash: room key -> its registration
+    globalchat:bans                  hash: mask -> the ban
+    globalchat:audit                 list: moderation events, oldest first
+
 Channels (one publish per event; a node subscribes to what its users need).
 Redis's pub/sub does not know databases, so a channel names its database
 (DB) for clusters on two databases of one Redis not to hear each other::
@@ -119,3 +148,60 @@ def roomOfChannel(db: int, channel: str) -> str | None:
     """
     head = f"{PREFIX}{db}:room:"
     return channel[len(head):] if channel.startswith(head) else None
+
+
+NEXT_ID = PREFIX + "ids"
+MESSAGES = PREFIX + "messages"
+CLIENT_IDS = PREFIX + "clientids"
+HISTORIES = PREFIX + "histories"
+KNOWN = PREFIX + "known"
+_PRIVATE = PREFIX + "private:"
+
+
+def history(key: str) -> str:
+    """
+    A room's messages.
+    """
+    return f"{PREFIX}history:{key}"
+
+
+def private(key: str) -> str:
+    """
+    The private messages to a name.
+    """
+    return _PRIVATE + key
+
+
+def pending(key: str) -> str:
+    """
+    The ids of the private messages kept for a name until it logs in.
+    """
+    return f"{PREFIX}pending:{key}"
+
+
+def pendingOf(history: str) -> str | None:
+    """
+    The kept ids that go with the history key C{history}: L{pending} for
+    a name's L{private} messages, C{None} for a room's.
+    """
+    return pending(history[len(_PRIVATE):]) if history.startswith(_PRIVATE) else None
+
+
+ACCOUNTS = PREFIX + "accounts"
+SKELETONS = PREFIX + "skeletons"
+PASSWORDS = PREFIX + "passwords"
+OPERATORS = PREFIX + "operators"
+CERTIFICATES = PREFIX + "certificates"
+REGISTERED = PREFIX + "registered"
+BANS = PREFIX + "bans"
+AUDIT = PREFIX + "audit"
+
+#: The keys one account is kept in.
+ACCOUNT = [ACCOUNTS, SKELETONS, PASSWORDS, OPERATORS]
+
+
+def certificates(key: str) -> str:
+    """
+    The fingerprints of the certificates bound to an account.
+    """
+    return f"{CERTIFICATES}:{key}"
