@@ -25,7 +25,7 @@ class BusTests(SynchronousTestCase):
 
     def session(self, name, connection=None):
         session = connect(self.hub, connection or Recorder())
-        self.bus.claim(session, name)
+        self.successResultOf(self.bus.claim(session, name))
         return session
 
     def lines(self, session):
@@ -43,11 +43,11 @@ class BusTests(SynchronousTestCase):
         """
         ann = self.session("Ann")
         other = connect(self.hub, Recorder())
-        self.assertRaises(ChatError, self.bus.claim, other, "ANN")
-        self.bus.rename(ann, "Anna")
+        self.failureResultOf(self.bus.claim(other, "ANN"), ChatError)
+        self.successResultOf(self.bus.rename(ann, "Anna"))
         self.assertIsNone(self.bus.holder("ann"))
         self.assertIs(self.bus.holder("anna"), ann)
-        self.bus.claim(other, "Ann")
+        self.successResultOf(self.bus.claim(other, "Ann"))
         self.assertEqual([s.name for s in self.bus], ["Anna", "Ann"])
 
     def test_membershipAnnounced(self):
@@ -56,7 +56,7 @@ class BusTests(SynchronousTestCase):
         """
         ann, bob = self.session("Ann"), self.session("Bob")
         self.bus.enter(ann, "#tea")
-        room, new = self.bus.enter(bob, "tea")
+        room, new = self.successResultOf(self.bus.enter(bob, "tea"))
         self.assertTrue(new)
         self.assertEqual(self.lines(ann), ["JOIN #tea Ann", "JOIN #tea Bob"])
         self.bus.leave(bob, room, "bye")
@@ -91,8 +91,8 @@ class BusTests(SynchronousTestCase):
         """
         ann, bob = self.session("Ann"), self.session("Bob")
         here = Message(0.0, None, "Ann", "bob", "priv", "psst", id=2)
-        self.assertTrue(self.bus.deliverPrivate(here, "Bob", ann))
+        self.assertTrue(self.successResultOf(self.bus.deliverPrivate(here, "Bob", ann)))
         self.assertEqual((self.lines(ann), self.lines(bob)), (["PRIV <Ann> @Bob psst"],) * 2)
         away = Message(0.0, None, "Ann", "cy", "priv", "psst", id=3)
-        self.assertFalse(self.bus.deliverPrivate(away, "Cy", ann))
+        self.assertFalse(self.successResultOf(self.bus.deliverPrivate(away, "Cy", ann)))
         self.assertEqual(self.lines(ann), [])

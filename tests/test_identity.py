@@ -95,9 +95,10 @@ class RealmTests(SynchronousTestCase):
         hub = Hub()
         realm = ChatRealm(hub)
         first, second = connect(hub, Recorder()), connect(hub, Recorder())
-        interface, user, logout = realm.requestAvatar(Login("Ann", "ann"), first, IChatUser)
+        interface, user, logout = self.successResultOf(
+            realm.requestAvatar(Login("Ann", "ann"), first, IChatUser))
         self.assertEqual((interface, user.name, user.account, hub.names),
                          (IChatUser, "Ann", "ann", ["Ann"]))
-        self.assertRaises(ChatError, realm.requestAvatar, Login("ANN"), second, IChatUser)
+        self.failureResultOf(realm.requestAvatar(Login("ANN"), second, IChatUser), ChatError)
         logout()
         self.assertEqual(hub.names, [])

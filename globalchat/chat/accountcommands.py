@@ -103,16 +103,20 @@ class AccountCommands:
 
     async def _whois(self, session: Session, name: str) -> None:
         online = self._hub.bus.holder(name)
+        # Online on another node of a cluster, if not here.
+        elsewhere = await self._hub.bus.online(name) if online is None else None
         account = await self._accounts.find(name)
-        if online is None and account is None:
+        if online is None and elsewhere is None and account is None:
             raise ChatError(f"no one called {name} is online or registered")
-        shown = online.name if online is not None else account.display
+        shown = online.name if online is not None else elsewhere or account.display
         if account is not None:
             since = time.strftime("%Y-%m-%d", time.gmtime(account.created))
             what = f"an account, registered {since}"
         else:
             what = "a guest"
-        if online is None:
+        if elsewhere is not None:
+            where = "online on another server of this chat"
+        elif online is None:
             where = "not online"
         else:
             where = f"online, idle {online.idle():.0f} s"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
@@ -62,16 +63,24 @@ class IBus(Interface):
             or a name that looks like it.
         """
 
-    def claim(session: Session, name: str) -> None:
+    def claim(session: Session, name: str) -> Deferred[None]:
         """
         Log C{session} in as C{name}; at most one session holds a name.
 
-        @raise ChatError: if another session holds it.
+        @return: fires once it holds it, or fails with a L{ChatError} if
+            another session holds it (or it cannot be checked now).
         """
 
-    def rename(session: Session, new: str) -> None:
+    def rename(session: Session, new: str) -> Deferred[None]:
         """
         Move C{session}'s claim to C{new}, telling whoever can see it.
+
+        @return: fires once done, or fails with a L{ChatError}.
+        """
+
+    def online(name: str) -> Deferred[str | None]:
+        """
+        The name as displayed, if anybody holds C{name} (any case) anywhere.
         """
 
     def quit(session: Session, reason: str) -> list[str]:
@@ -88,39 +97,58 @@ class IBus(Interface):
 
     def rooms() -> list[Room]:
         """
-        Every room.
+        Every room this process has members in.
         """
 
-    def enter(session: Session, name: str) -> tuple[Room, bool]:
+    def listRooms() -> Deferred[list[tuple[Room, int]]]:
+        """
+        Every room anywhere, with how many members it has.
+        """
+
+    def who(room: Room) -> Deferred[list[str]]:
+        """
+        The names of C{room}'s members anywhere, in order of arrival.
+        """
+
+    def enter(session: Session, name: str) -> Deferred[tuple[Room, bool]]:
         """
         Put C{session} in room C{name}, creating it, and tell the room.
 
-        @return: the room, and whether C{session} was not in it before.
+        @return: fires with the room, and whether C{session} was not in it
+            before; or fails with a L{ChatError}.
         """
 
     def leave(session: Session, room: Room, reason: str, by: Session | None = None) -> None:
         """
         Take C{session} out of C{room}, telling the room; C{by} is the
         operator who put it out, if one did.
+
+        @raise ChatError: if that cannot be done now.
         """
 
     def setTopic(session: Session, room: Room, text: str) -> None:
         """
         Set C{room}'s topic, telling its members.
+
+        @raise ChatError: if that cannot be done now.
         """
 
     def publish(run: list[Message], where: str) -> None:
         """
         Deliver consecutive stored messages of one room, displayed as
         C{where}, to its members.
+
+        @raise ChatError: if they cannot be delivered now (then nobody was
+            sent anything).
         """
 
-    def deliverPrivate(message: Message, where: str, sender: Session) -> bool:
+    def deliverPrivate(message: Message, where: str, sender: Session) -> Deferred[bool]:
         """
         Deliver a stored private message to its recipient and its sender,
         if the recipient is logged in.
 
-        @return: whether it was (otherwise nobody was sent anything).
+        @return: fires with whether it was (otherwise nobody was sent
+            anything), or fails with a L{ChatError}.
         """
 
 
@@ -160,14 +188,25 @@ class LocalBus:
             raise ChatError(f"the name {name} looks like {alike.name}, who is online; "
                             "choose another")
 
-    def claim(self, session: Session, name: str) -> None:
-        self.checkFree(session, name)
+    def claim(self, session: Session, name: str) -> Deferred[None]:
+        try:
+            self.checkFree(session, name)
+        except ChatError:
+            return fail()
         session.name = name
         self._sessions[names.key(name)] = session
         self._looks[names.skeleton(name)] = names.key(name)
+        return succeed(None)
 
-    def rename(self, session: Session, new: str) -> None:
-        self.checkFree(session, new)
+    def online(self, name: str) -> Deferred[str | None]:
+        holder = self.holder(name)
+        return succeed(holder.name if holder is not None else None)
+
+    def rename(self, session: Session, new: str) -> Deferred[None]:
+        try:
+            self.checkFree(session, new)
+        except ChatError:
+            return fail()
         old = session.name
         oldKey, newKey = names.key(old), names.key(new)
         del self._looks[names.skeleton(old)]
@@ -177,6 +216,7 @@ class LocalBus:
             room.members = _rekey(room.members, oldKey, newKey)
         session.name = new
         self._broadcast("renamed", (old, new), self._neighbours(session))
+        return succeed(None)
 
     def quit(self, session: Session, reason: str) -> list[str]:
         if session.name is None or self.holder(session.name) is not session:
@@ -198,8 +238,17 @@ class LocalBus:
     def rooms(self) -> list[Room]:
         return list(self._rooms.values())
 
-    def enter(self, session: Session, name: str) -> tuple[Room, bool]:
-        name = names.checkRoom(name)
+    def listRooms(self) -> Deferred[list[tuple[Room, int]]]:
+        return succeed([(room, len(room.members)) for room in self._rooms.values()])
+
+    def who(self, room: Room) -> Deferred[list[str]]:
+        return succeed([member.name for member in room.members.values()])
+
+    def enter(self, session: Session, name: str) -> Deferred[tuple[Room, bool]]:
+        try:
+            name = names.checkRoom(name)
+        except ChatError:
+            return fail()
         room = self._rooms.get(names.key(name))
         if room is None:
             room = self._rooms[names.key(name)] = Room(name)
@@ -211,7 +260,7 @@ class LocalBus:
             if room.topic:
                 session.send(session.render.topic(room.name, "-", room.topic))
         session.current = room
-        return room, new
+        return succeed((room, new))
 
     def leave(self, session: Session, room: Room, reason: str,
               by: Session | None = None) -> None:
@@ -241,15 +290,12 @@ class LocalBus:
             except Exception:
                 self.log.failure("delivery to {peer} failed", peer=member.connection.peer)
 
-    def deliverPrivate(self, message: Message, where: str, sender: Session) -> bool:
+    def deliverPrivate(self, message: Message, where: str, sender: Session) -> Deferred[bool]:
         recipient = self._sessions.get(message.recipient)
         if recipient is None:
-            return False
-        for target in {id(s): s for s in (sender, recipient)}.values():
-            if target is sender or not (target.ignoring and
-                                        names.key(message.sender) in target.ignoring):
-                target.send(target.show(message, where), message.id)
-        return True
+            return succeed(False)
+        showPrivate(message, where, (sender, recipient))
+        return succeed(True)
 
     def _audience(self, room: Room, session: Session) -> Iterable[Session]:
         """
@@ -294,6 +340,17 @@ class LocalBus:
                 session.send(data)
             except Exception:
                 self.log.failure("delivery to {peer} failed", peer=session.connection.peer)
+
+
+def showPrivate(message: Message, where: str, sessions: Iterable[Session]) -> None:
+    """
+    Show a private message to those of C{sessions} (its sender, its
+    recipient, each once) who do not ignore its sender; its sender always.
+    """
+    for target in {id(s): s for s in sessions}.values():
+        if names.key(target.name or "") == names.key(message.sender) or not (
+                target.ignoring and names.key(message.sender) in target.ignoring):
+            target.send(target.show(message, where), message.id)
 
 
 def _rekey(members: dict[str, Session], old: str, new: str) -> dict[str, Session]:

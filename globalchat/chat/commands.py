@@ -20,6 +20,7 @@ from globalchat.chat.errors import ChatError
 from globalchat.chat.text import isCount
 
 if TYPE_CHECKING:
+    from globalchat.chat.bus import Room
     from globalchat.chat.hub import Hub
     from globalchat.chat.session import Session
 
@@ -141,17 +142,21 @@ class Commands:
     def cmd_rooms(self, session: Session, arguments: str) -> None:
         if arguments:
             raise _usage("rooms")
-        for room in sorted(self._hub.bus.rooms(), key=lambda r: r.name.casefold()):
-            if self._hub.visible(session, room):
-                session.reply(wire.roomInfo(room.name, len(room.members), room.topic))
-        session.reply(wire.ok("rooms"))
+
+        def show(rooms: list[tuple[Room, int]]) -> None:
+            for room, count in sorted(rooms, key=lambda r: r[0].name.casefold()):
+                if self._hub.visible(session, room):
+                    session.answer(wire.roomInfo(room.name, count, room.topic))
+
+        session.waitFor(self._hub.bus.listRooms().addCallback(show), wire.ok("rooms"))
 
     def cmd_who(self, session: Session, arguments: str) -> None:
         if " " in arguments:
             raise _usage("who")
         room = self._room(session, arguments)
-        session.reply(wire.who(room.name, [m.name for m in room.members.values()]))
-        session.reply(wire.ok("who"))
+        listed = self._hub.bus.who(room).addCallback(
+            lambda members: session.answer(wire.who(room.name, members)))
+        session.waitFor(listed, wire.ok("who"))
 
     def cmd_msg(self, session: Session, arguments: str, clientId: str | None) -> None:
         target, _, text = arguments.partition(" ")

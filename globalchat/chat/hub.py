@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import Deferred, FirstError, gatherResults, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -149,8 +149,18 @@ class Hub:
                      or self.moderation.readable(session, names.key(room))]
         if owner is not None:
             self._remember(name, known.rooms if known is not None else (), away=False)
-        for room in rooms:
-            self.bus.enter(session, room)
+        entered = gatherResults([self.bus.enter(session, room) for room in rooms],
+                                consumeErrors=True)
+        entered.addErrback(_firstError)
+        entered.addCallback(lambda _: self._catchUp(session, self._missed(session, owner)))
+        session.waitFor(entered)
+
+    def _missed(self, session: Session, owner: str | None) -> Deferred[list[Message]]:
+        """
+        What a session that just logged in is shown: its rooms' messages
+        since it left (resuming) or the default room's last few, and the
+        private messages kept for it, in order.
+        """
         if session.resumeFrom is not None:
             # One more than is shown, to know that some were left out.
             shown = self.store.missed(owner, [room.key for room in session.rooms],
@@ -160,9 +170,8 @@ class Hub:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
         queued = self.store.takePending(owner) if owner is not None else succeed([])
         both = gatherResults([shown, queued], consumeErrors=True)
-        both.addCallback(lambda found: sorted({m.id: m for m in found[0] + found[1]}.values(),
-                                               key=lambda m: m.id))
-        session.waitFor(self._catchUp(session, both))
+        return both.addCallback(lambda found: sorted({m.id: m for m in found[0] + found[1]}.values(),
+                                                      key=lambda m: m.id))
 
     def _owner(self, session: Session) -> str | None:
         """
@@ -249,13 +258,17 @@ class Hub:
                             "them (/rooms)")
         if existing not in session.rooms and len(session.rooms) >= self.roomsPerUser:
             raise ChatError(f"you are in {self.roomsPerUser} rooms, the most: /part one first")
-        room, new = self.bus.enter(session, name)
-        record = self.moderation.record(room.key) if self.moderation is not None else None
-        if record is not None and record.topic and not room.topic:
-            room.topic = record.topic
-        if not new:
-            return succeed(None)
-        return self._catchUp(session, self.store.history(room.key, self.backlog))
+
+        def entered(result: tuple[Room, bool]) -> Deferred[None] | None:
+            room, new = result
+            record = self.moderation.record(room.key) if self.moderation is not None else None
+            if record is not None and record.topic and not room.topic:
+                room.topic = record.topic
+            if not new:
+                return None
+            return self._catchUp(session, self.store.history(room.key, self.backlog))
+
+        return self.bus.enter(session, name).addCallback(entered)
 
     def showHistory(self, session: Session, room: Room, limit: int) -> Deferred[None]:
         """
@@ -285,23 +298,25 @@ class Hub:
             raise ChatError("your name is your account's: log in as a guest to use another")
         self.checkFree(new, session)
         if self.accounts is None or session.account is not None:
-            self._renamed(session, new)
-            return succeed(None)
+            return self._renamed(session, new)
 
-        def found(account) -> None:
+        def found(account) -> Deferred[None]:
             if account is not None:
                 raise ChatError(f"{new} is a registered account: log in to it to use it")
-            self._renamed(session, new)
+            return self._renamed(session, new)
 
         return self.accounts.find(new).addCallback(found)
 
-    def _renamed(self, session: Session, new: str) -> None:
+    def _renamed(self, session: Session, new: str) -> Deferred[None]:
         old = session.name
-        self.bus.rename(session, new)
-        if self._owner(session) is not None:
-            self._remember(old, (), away=True)
-            self._remember(new, (), away=False)
-        self.log.info("{old} is now {new}", old=old, new=new)
+
+        def renamed(_: None) -> None:
+            if self._owner(session) is not None:
+                self._remember(old, (), away=True)
+                self._remember(new, (), away=False)
+            self.log.info("{old} is now {new}", old=old, new=new)
+
+        return self.bus.rename(session, new).addCallback(renamed)
 
     def setTopic(self, session: Session, room: Room, text: str) -> None:
         """
@@ -359,17 +374,27 @@ class Hub:
         if self.bus.holder(target) is not None or (self.accounts is None and key in self._known):
             self._submit(session, draft)
             return None
-        if self.accounts is None:
-            raise ChatError(f"no user called {target} is connected or has ever logged in here")
+
+        def submit(_: object = None) -> None:
+            self._submit(session, draft)
+            self.lineDone()
 
         def found(account) -> None:
             if account is None:
                 raise ChatError(f"{target} is not online, and only accounts get messages "
                                 "while away")
-            self._submit(session, draft)
-            self.lineDone()
+            submit()
 
-        return self.accounts.find(target).addCallback(found)
+        def located(display: str | None) -> Deferred[None] | None:
+            # Online elsewhere (on another node of a cluster).
+            if display is not None:
+                return submit()
+            if self.accounts is None:
+                raise ChatError(f"no user called {target} is connected or has ever logged "
+                                "in here")
+            return self.accounts.find(target).addCallback(found)
+
+        return self.bus.online(target).addCallback(located)
 
     def _submit(self, session: Session, draft: Message) -> None:
         self.pipeline.submit(session, draft)
@@ -398,3 +423,11 @@ class Hub:
         known = self._known.get(key)
         return known.display if known is not None else key
 
+
+def _firstError(failure: Failure) -> Failure:
+    """
+    The first failure of a L{gatherResults}, unwrapped: its L{ChatError}
+    is what the client is told.
+    """
+    failure.trap(FirstError)
+    return failure.value.subFailure

@@ -9,11 +9,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from globalchat.chat.bus import IBus
 from globalchat.chat.counters import Counters
+from globalchat.chat.errors import ChatError
 from globalchat.chat.session import Session
 from globalchat.chat.text import balanceBidi
 from globalchat.store.interface import IMessageStore, Message
@@ -89,16 +91,18 @@ class MessagePipeline:
     def _deliver(self, results: list[tuple[Message, bool]],
                  batch: list[tuple[Session, Message]]) -> None:
         run: list[Message] = []
+        senders: list[Session] = []
         for (session, draft), (message, duplicate) in zip(batch, results):
             if message.room is not None and not duplicate:
                 if run and run[0].room != message.room:
-                    self._publish(run)
-                    run = []
+                    self._publish(run, senders)
+                    run, senders = [], []
                 run.append(message)
+                senders.append(session)
                 continue
             if run:
-                self._publish(run)
-                run = []
+                self._publish(run, senders)
+                run, senders = [], []
             if duplicate and not _resent(draft, message):
                 # An id used before for another message: whoever sends it
                 # learns nothing of that one.
@@ -110,11 +114,19 @@ class MessagePipeline:
             else:
                 self._deliverPrivate(session, message)
         if run:
-            self._publish(run)
+            self._publish(run, senders)
         self._settle(batch)
 
-    def _publish(self, run: list[Message]) -> None:
-        self._bus.publish(run, self.where(run[0]))
+    def _publish(self, run: list[Message], senders: list[Session]) -> None:
+        """
+        Hand a run of one room's messages to the bus; if it cannot take
+        them now, their senders are told so instead of their copies.
+        """
+        try:
+            self._bus.publish(run, self.where(run[0]))
+        except ChatError as e:
+            for session in {id(s): s for s in senders}.values():
+                session.send(session.render.error(str(e)))
 
     def _notStored(self, failure: Failure, batch: list[tuple[Session, Message]]) -> None:
         self.log.failure("storing {count} messages failed", failure, count=len(batch))
@@ -128,10 +140,12 @@ class MessagePipeline:
             session.release()
 
     def _deliverPrivate(self, session: Session, message: Message) -> None:
-        where = self.where(message)
-        if self._bus.deliverPrivate(message, where, session):
-            return
-        recipient = where
+        where = recipient = self.where(message)
+
+        def delivered(online: bool) -> Deferred[None] | None:
+            if online:
+                return None
+            return self._store.queue(message.recipient, message.id).addCallbacks(kept, lost)
 
         def kept(_: None) -> None:
             session.send(session.render.notice(f"{recipient} is offline: they get your "
@@ -143,10 +157,16 @@ class MessagePipeline:
             session.send(session.render.error(f"{recipient} is offline and your message could "
                                               "not be kept for them; send it again later"))
 
-        # Its answer (the notice and its copy) waits until it is kept.
+        def refused(failure: Failure) -> None:
+            failure.trap(ChatError)
+            session.send(session.render.error(failure.getErrorMessage()))
+
+        # Its answer (its copy, or a notice that it is kept) waits for this.
         session.submitted()
-        d = self._store.queue(message.recipient, message.id)
-        d.addCallbacks(kept, lost).addBoth(lambda _: self._settle([(session, message)]))
+        d = self._bus.deliverPrivate(message, where, session)
+        d.addCallbacks(delivered, refused)
+        d.addErrback(lambda f: self.log.failure("delivering a private message failed", f))
+        d.addBoth(lambda _: self._settle([(session, message)]))
 
     def where(self, message: Message) -> str:
         """

@@ -85,9 +85,9 @@ class ChatRealm:
             self._hub.quit(holder, "name reclaimed by its owner")
             holder.closeWith(holder.render.error(f"{avatarId.name} is an account, and its owner has "
                                         "just logged in"))
-        self._hub.bus.claim(mind, avatarId.name)
         user = ChatUser(avatarId.name, avatarId.account)
-        return IChatUser, user, lambda: self._hub.quit(mind, "connection closed")
+        return self._hub.bus.claim(mind, avatarId.name).addCallback(
+            lambda _: (IChatUser, user, lambda: self._hub.quit(mind, "connection closed")))
 
 
 class Identity:
