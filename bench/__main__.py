@@ -35,7 +35,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--scenario", action="append", choices=[s.name for s in ALL],
                         help="run only this scenario (repeatable)")
     parser.add_argument("--servers", type=lambda v: v.split(","),
-                        help="comma-separated subset of: " + ",".join(map(peerKey, PEERS)))
+                        help="comma-separated subset of: " + ",".join(map(peerKey, PEERS))
+                             + " (broken and ncat-like only when named: they test the bench)")
+    parser.add_argument("--repeat", type=int, default=None, metavar="N",
+                        help="runs of each repeated scenario, the servers taking turns "
+                             "(default: 3, or 1 for --smoke); tables give medians and spreads")
     parser.add_argument("--out", type=Path,
                         help="directory for RESULTS.md and results.png (default: bench/, "
                              "or nowhere for --smoke)")
@@ -52,7 +56,7 @@ def _runnable(chosen: list[str] | None, notes: list[str]) -> list[Peer]:
     """
     peers = []
     for peer in PEERS:
-        if chosen is not None and peerKey(peer) not in chosen:
+        if peerKey(peer) not in (chosen or []) and (chosen is not None or peer.hidden):
             continue
         missing = peer.missing()
         if missing:
@@ -78,17 +82,21 @@ def main() -> int:
     titles = {s.name: s.title for s in ALL}
     results: report.Results = {}
     print("\n".join(report.machine()), flush=True)
+    repeat = args.repeat or (1 if args.smoke else 3)
     try:
         for scenario in scenarios:
             size = scenario.sizes.smoke if args.smoke else scenario.sizes.full
             rows: list[tuple[str, Row]] = []
-            results[scenario.title] = rows
-            for peer in peers:
-                try:
-                    rows += [(peer.name, row) for row in scenario.run(peer, size)]
-                except Exception as e:
-                    notes.append(f"{scenario.name} on {peer.name} failed: {e}")
-            print("\n" + report.table(f"{scenario.title}  {size}", rows), flush=True)
+            taking = [peer for peer in peers if peer.takesPart(scenario.name)]
+            for run in range(repeat if scenario.repeat else 1):
+                for peer in taking:
+                    try:
+                        rows += [(peer.name, row) for row in scenario.run(peer, size)]
+                    except Exception as e:
+                        notes.append(f"{scenario.name} on {peer.name} failed: {e}")
+            results[scenario.title] = report.medians(rows) if scenario.repeat else rows
+            print("\n" + report.table(f"{scenario.title}  {size}", results[scenario.title]),
+                  flush=True)
     except KeyboardInterrupt:
         # Keep what was measured; every server and worker is already stopped.
         notes.append("interrupted: the results are partial")

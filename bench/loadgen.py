@@ -13,6 +13,7 @@ let go, so that the driver can measure the server at each step.
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import queue
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.servers import SERVER_CPU
-from bench.wire import DIALECTS, MARK, Dialect, parsePayload, payload
+from bench.wire import DIALECTS, MARK, Dialect, damage, parsePayload, payload
 
 SLOW_RECEIVE_BUFFER = 4096
 """The socket receive buffer of a client that stops reading, kept small so
@@ -66,6 +67,20 @@ class Plan:
     web: frozenset[str] = frozenset()
     webPort: int = 0
     label: str = ""
+    rooms: dict[str, str] = field(default_factory=dict)
+    native: bool = False
+    serverPid: int = 0
+
+    def room(self, name: str) -> str:
+        """The room (without its C{#}) client C{name} chats in."""
+        return self.rooms.get(name, "lobby")
+
+    def expects(self, name: str) -> int:
+        """How many lines client C{name} should get in all."""
+        echoes = DIALECTS[self.dialect].echoes
+        room = self.room(name)
+        return sum(n for sender, n in self.expected.items()
+                   if self.room(sender) == room and (echoes or sender != name))
 
 
 @dataclass
@@ -77,6 +92,11 @@ class Tally:
         closed before the end.
     @ivar lastAt: C{time.time()} of the last delivery.
     @ivar slowClosed: slow readers the server disconnected.
+    @ivar goAt: C{time.time()} the clients were told to go (0: the driver's).
+    @ivar firstAt: C{time.time()} of the first delivery.
+    @ivar serverCpu: the server's CPU seconds from go to the last
+        delivery, read by the generator (NaN: not read there).
+    @ivar generatorCpu: the generator's own CPU seconds over the same time.
     """
 
     clients: int = 0
@@ -89,15 +109,24 @@ class Tally:
     slowClosed: int = 0
     slowBytes: int = 0
     label: str = ""
+    goAt: float = 0.0
+    firstAt: float = 0.0
+    serverCpu: float = math.nan
+    generatorCpu: float = 0.0
 
     def __add__(self, other: Tally) -> Tally:
+        starts = [t for t in (self.firstAt, other.firstAt) if t]
+        gos = [t for t in (self.goAt, other.goAt) if t]
+        cpus = [c for c in (self.serverCpu, other.serverCpu) if not math.isnan(c)]
         return Tally(
             self.clients + other.clients, self.joined + other.joined,
             self.received + other.received, self.corrupted + other.corrupted,
             self.dropped + other.dropped, max(self.lastAt, other.lastAt),
             self.latencies + other.latencies, self.slowClosed + other.slowClosed,
             self.slowBytes + other.slowBytes,
-            self.label if self.label == other.label else "")
+            self.label if self.label == other.label else "",
+            min(gos, default=0.0), min(starts, default=0.0), max(cpus, default=math.nan),
+            self.generatorCpu + other.generatorCpu)
 
 
 class Client(asyncio.Protocol):
@@ -118,7 +147,7 @@ class Client(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = b""
         self.lastSeq: dict[str, int] = {}
-        self.received = self.corrupted = self.bytes = 0
+        self.received = self.malformed = self.reordered = self.bytes = 0
         self.lastAt = 0.0
         self.latencies: list[float] = []
         if expect <= 0:
@@ -162,11 +191,11 @@ class Client(asyncio.Protocol):
         parsed = parsePayload(match["text"]) if match else None
         if (parsed is None or ("name" in dialect.delivery.groupindex
                                and match["name"].decode() != parsed[0])):
-            self.corrupted += 1
+            self.malformed += 1
             return
         sender, seq, sentAt = parsed
         if seq <= self.lastSeq.get(sender, -1):
-            self.corrupted += 1
+            self.reordered += 1
             return
         self.lastSeq[sender] = seq
         self.received += 1
@@ -175,6 +204,11 @@ class Client(asyncio.Protocol):
             self.latencies.append(now - sentAt)
         if self.received >= self.expect and not self.complete.done():
             self.complete.set_result(None)
+
+    @property
+    def corrupted(self) -> int:
+        """Lines that arrived damaged (see L{bench.wire.damage})."""
+        return damage(self.expect, self.received, self.malformed, self.reordered)
 
     async def say(self, count: int, interval: float, phase: float) -> None:
         """
@@ -201,7 +235,7 @@ async def _connect(plan: Plan, name: str, deadline: float) -> Client:
     (monotonic); the client's C{joined} says whether it got in.
     """
     dialect = DIALECTS[plan.dialect]
-    expect = sum(n for sender, n in plan.expected.items() if dialect.echoes or sender != name)
+    expect = plan.expects(name)
     port = plan.port
     if name in plan.web:
         from bench.webload import WebClient
@@ -289,7 +323,7 @@ async def _settle(clients: list[Client], senders: list[asyncio.Task], plan: Plan
             return
         await asyncio.wait(awaited, timeout=0.25)
         now = time.monotonic()
-        progress = sum(c.received + c.corrupted for c in clients)
+        progress = sum(c.received + c.malformed + c.reordered for c in clients)
         if progress != seen or not all(task.done() for task in senders):
             seen, quietSince = progress, now
         elif now - quietSince > plan.stall:
@@ -308,13 +342,15 @@ async def _run(plan: Plan, handshake: Handshake) -> None:
     joined = [c for c in clients if c.joined.done() and c.joined.result()]
     handshake.ready(len(joined))
     await asyncio.to_thread(handshake.waitGo)
+    cpuAtGo = _ownCpu()
     tasks = [asyncio.create_task(c.say(plan.sends[c.name], plan.interval,
                                        random.Random(c.name).uniform(0, plan.interval)))
              for c in joined if c.name in plan.sends]
     await _settle(joined, tasks, plan)
     for task in tasks:
         task.cancel()
-    tally = Tally(clients=len(clients), joined=len(joined), label=plan.label)
+    tally = Tally(clients=len(clients), joined=len(joined), label=plan.label,
+                  generatorCpu=_ownCpu() - cpuAtGo)
     for client in joined:
         if client.name in plan.slow:
             client.transport.resume_reading()  # type: ignore[union-attr]
@@ -332,6 +368,11 @@ async def _run(plan: Plan, handshake: Handshake) -> None:
     for client in clients:
         if client.transport is not None:
             client.transport.abort()
+
+
+def _ownCpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def raiseFileLimit() -> None:
@@ -362,7 +403,12 @@ def _worker(plan: Plan, handshake: Handshake) -> None:
     leaveServerCPU()
     raiseFileLimit()
     try:
-        asyncio.run(asyncio.wait_for(_run(plan, handshake), handshake.limit))
+        if plan.native:
+            from bench.fanload import run
+
+            run(plan, handshake)
+        else:
+            asyncio.run(asyncio.wait_for(_run(plan, handshake), handshake.limit))
     except Exception as e:
         print(f"load generator failed: {e!r}", file=sys.stderr)
 

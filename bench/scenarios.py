@@ -6,6 +6,8 @@ history, connections or memory.
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from bench.accounts import LoginStorm, register
 from bench.loadgen import Outcome, Plan, Tally, drive
-from bench.servers import Peer, Running, accepts, cpuSeconds, rss, running
+from bench.servers import SERVER_CPU, Peer, Running, accepts, cpuSeconds, rss, running
 from bench.wire import DIALECTS
 
 Row = dict[str, object]
@@ -148,18 +150,45 @@ def _chatOn(server: Running, peer: Peer, clients: int, senders: int, lines: int,
     return outcome, _expectedDeliveries(peer, clients - slow, senders, lines), usage
 
 
-def _fanOut(peer: Peer, clients: int, senders: int, lines: int, stall: float) -> Row:
-    outcome, expected, usage = _chat(peer, clients, senders, lines, 0.0, runLimit=90,
-                                     stall=stall)
+def _generatorCpus() -> int:
+    """How many CPUs the load generator has: all but the server's."""
+    return max(1, len(os.sched_getaffinity(0) - {SERVER_CPU}))
+
+
+def _fanOut(peer: Peer, clients: int, rooms: int, senders: int, lines: int,
+            stall: float) -> Row:
+    """
+    C{clients} over C{rooms} rooms, C{senders} in each room writing
+    C{lines} lines at once, every line checked by the C generator (one
+    process per CPU it has); the server's and the generator's CPU over
+    the window from go to the last delivery.
+    """
+    talkers = _names("s", senders * rooms)
+    everyone = talkers + _names("r", clients - len(talkers))
+    roomOf = {name: "lobby" if rooms == 1 else f"room{i % rooms}"
+              for i, name in enumerate(everyone)}
+    workload = "".join([f"lines {lines}\n", *(f"sender {s} {roomOf[s]}\n" for s in talkers)])
+    with running(peer, BIG_SEND_BUFFER, workload=workload) as server:
+        processes = _generatorCpus()
+        plans = [Plan(server.port, peer.dialect, tuple(everyone[i::processes]),
+                      sends={n: lines for n in everyone[i::processes] if n in talkers},
+                      expected={s: lines for s in talkers}, rooms=roomOf, native=True,
+                      serverPid=server.process.pid, concurrency=10, stall=stall,
+                      loginLimit=60.0, runLimit=120.0)
+                 for i in range(processes)]
+        outcome = drive(plans)
+    expected = sum(plans[0].expects(name) for name in everyone)
     tally = outcome.tally
-    seconds = max(tally.lastAt - outcome.goAt, 1e-9)
-    return {"clients": clients, "lines/sender": lines,
-            "deliveries/s": tally.received / seconds if tally.received else 0.0,
-            "server CPU s": usage.cpu,
-            "deliveries/CPU-s": tally.received / usage.cpu if usage.cpu else float("nan"),
-            "p99 ms": _percentile(tally.latencies, 0.99) * 1000,
+    seconds = tally.lastAt - tally.goAt if tally.received else math.nan
+    return {"clients": clients, "rooms": rooms, "deliveries": expected,
+            "deliveries/s": tally.received / seconds,
+            "server CPU %": 100 * tally.serverCpu / seconds,
+            "deliveries/CPU-s": tally.received / tally.serverCpu if tally.serverCpu else math.nan,
+            "generator CPU %": 100 * tally.generatorCpu / seconds,
+            "start-up %": 100 * (tally.firstAt - tally.goAt) / seconds,
             "lost": _lost(expected, tally), "corrupted": tally.corrupted,
-            "dropped": tally.dropped, "seconds": seconds if tally.received else 0.0}
+            "corrupted %": 100 * tally.corrupted / expected, "dropped": tally.dropped,
+            "joined": outcome.joined}
 
 
 def burst(peer: Peer, size: dict) -> list[Row]:
@@ -167,20 +196,17 @@ def burst(peer: Peer, size: dict) -> list[Row]:
     Scenario 1: senders write everything at once to a room; how fast does
     it all reach everyone, and does all of it arrive intact?
     """
-    return [_fanOut(peer, size["clients"], size["senders"], size["lines"], size["stall"])]
+    return [_fanOut(peer, size["clients"], 1, size["senders"], size["lines"], size["stall"])]
 
 
 def scaling(peer: Peer, size: dict) -> list[Row]:
     """
-    Scenario 2: the burst with ever more clients and about the same number
-    of deliveries in all, to show how the cost of one delivery grows.
+    Scenario 2: the burst with many more clients, in one room and over
+    many rooms, at about the same number of deliveries.
     """
-    rows = []
-    for clients in size["clients"]:
-        senders = min(size["senders"], clients)
-        lines = max(1, min(size["lines"], size["deliveries"] // (clients * senders)))
-        rows.append(_fanOut(peer, clients, senders, lines, size["stall"]))
-    return rows
+    return [_fanOut(peer, clients, rooms, senders, lines, size["stall"])
+            for clients, rooms, senders, lines in size["runs"]
+            if rooms == 1 or peer.dialect != "ncat"]
 
 
 def _latencyRow(outcome: Outcome, expected: int) -> Row:
@@ -331,25 +357,30 @@ def logins(peer: Peer, size: dict) -> list[Row]:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One scenario: its name for --scenario, a title, and its sizes."""
+    """
+    One scenario: its name for --scenario, a title, and its sizes; and
+    whether it is run several times (C{--repeat}), the servers taking
+    turns, to give medians and spreads.
+    """
 
     name: str
     title: str
     run: Callable[[Peer, dict], list[Row]]
     sizes: Sizes
+    repeat: bool = False
 
 
 SCENARIOS = [
-    Scenario("burst", "1. burst fan-out", burst, Sizes(
-        full=dict(clients=100, senders=10, lines=2000, stall=5.0),
-        smoke=dict(clients=10, senders=2, lines=50, stall=1.0))),
-    Scenario("scaling", "2. scaling (bounded total deliveries)", scaling, Sizes(
-        full=dict(clients=[10, 100, 1000, 5000], senders=10, lines=2000,
-                  deliveries=1_000_000, stall=5.0),
-        smoke=dict(clients=[5, 20], senders=2, lines=20, deliveries=2000, stall=1.0))),
+    Scenario("burst", "1. burst fan-out, sustained", burst, Sizes(
+        full=dict(clients=100, senders=10, lines=10_000, stall=5.0),
+        smoke=dict(clients=10, senders=2, lines=500, stall=1.0)), repeat=True),
+    Scenario("scaling", "2. many clients, one room and 50 rooms", scaling, Sizes(
+        # (clients, rooms, senders per room, lines per sender): 10 million deliveries
+        full=dict(runs=[(1000, 1, 10, 1000), (5000, 50, 5, 400)], stall=5.0),
+        smoke=dict(runs=[(20, 1, 2, 100), (40, 4, 2, 50)], stall=1.0)), repeat=True),
     Scenario("paced", "3. paced chat latency (1 line/s per sender)", paced, Sizes(
         full=dict(clients=500, senders=50, seconds=20, stall=5.0),
-        smoke=dict(clients=20, senders=5, seconds=2, stall=1.0))),
+        smoke=dict(clients=20, senders=5, seconds=2, stall=1.0)), repeat=True),
     Scenario("idle", "4. idle connections", idle, Sizes(
         full=dict(connections=10_000, loginLimit=60.0),
         smoke=dict(connections=100, loginLimit=3.0))),

@@ -54,6 +54,8 @@ class Peer:
     @ivar accounts: whether it has globalchat's accounts (C{/register},
         C{AUTH}), for the login scenario.
     @ivar scraped: whether its C{/metrics} is scraped while it runs.
+    @ivar only: the scenarios it takes part in (C{None}: all).
+    @ivar hidden: run only when named in C{--servers}.
     """
 
     name: str
@@ -63,6 +65,11 @@ class Peer:
     notes: str = ""
     accounts: bool = False
     scraped: bool = False
+    only: frozenset[str] | None = None
+    hidden: bool = False
+
+    def takesPart(self, scenario: str) -> bool:
+        return self.only is None or scenario in self.only
 
 
 def serverEnvironment() -> dict[str, str]:
@@ -89,6 +96,22 @@ def _needsProgram(program: str) -> Callable[[], str | None]:
 
 def _floor(port: int, scratch: Path, sendBuffer: int) -> list[str]:
     return [sys.executable, "-m", "bench.floor", str(port)]
+
+
+def _trivial(mode: str, split: int = 0) -> Command:
+    def command(port: int, scratch: Path, sendBuffer: int) -> list[str]:
+        from bench.native import program
+
+        return [str(program("fanserve")), str(port), str(scratch / WORKLOAD), mode, str(split)]
+    return command
+
+
+WORKLOAD = "workload"
+"""The file in a server's scratch directory that tells a trivial server
+what its clients will say: C{lines N}, then C{sender NAME ROOM} lines."""
+
+FANOUT = frozenset({"burst", "scaling"})
+"""The scenarios a trivial server (which only answers fan-out) runs in."""
 
 
 def _ncat(port: int, scratch: Path, sendBuffer: int) -> list[str]:
@@ -135,20 +158,31 @@ PEERS = [
          _globalchat("--metrics", "tcp:0:interface=127.0.0.1"), lambda: None,
          f"as globalchat, its /metrics scraped every {SCRAPE_INTERVAL:g} s", scraped=True),
     Peer("floor", "floor", _floor, lambda: None,
-         "bench/floor.py: one Twisted write per line per client, nothing else"),
+         "bench/floor.py: the lines of one reactor turn written to each client at once, "
+         "nothing else"),
     Peer("ncat --chat", "ncat", _ncat, _needsProgram("ncat"),
          "--max-conns 100000; senders get no copy of their own lines"),
     Peer("ngircd", "irc", _ngircd, _needsProgram("ngircd"),
          "IRC; MaxPenaltyTime=0 (its default flood penalty allows about 1 line/s "
          "per client), no DNS/ident lookups, no connection limits; "
          "senders get no copy of their own lines"),
+    Peer("ceiling", "floor", _trivial("floor"), lambda: None,
+         "the load generator's own ceiling: bench/native/fanserve.c discards what it is "
+         "sent and writes every client its room's lines, pre-built", only=FANOUT),
+    Peer("broken", "floor", _trivial("floor", 100), lambda: None,
+         "as ceiling, but every 100th line split in two: the corrupted count must be "
+         "clients x lines / 100", only=FANOUT, hidden=True),
+    Peer("ncat-like", "ncat", _trivial("ncat"), lambda: None,
+         "as ceiling, framed as ncat --chat frames chunks: 0 corrupted expected",
+         only=FANOUT, hidden=True),
 ]
 
 
 def peerKey(peer: Peer) -> str:
     """
     The short name that C{--servers} takes: C{globalchat}, C{globalchat-nohistory},
-    C{globalchat-metrics}, C{floor}, C{ncat}, C{ngircd}.
+    C{globalchat-metrics}, C{floor}, C{ncat}, C{ngircd}, C{ceiling},
+    C{broken}, C{ncat-like}.
     """
     return peer.name.replace(" --no-", "-no").replace(" --chat", "").replace(" --", "-")
 
@@ -226,10 +260,12 @@ class Running:
 
 
 @contextmanager
-def running(peer: Peer, sendBuffer: int, startLimit: float = 30) -> Iterator[Running]:
+def running(peer: Peer, sendBuffer: int, startLimit: float = 30,
+            workload: str = "") -> Iterator[Running]:
     """
     Run C{peer} on a free port for the duration of the block, then stop it
-    (and anything it started) however the block ends.
+    (and anything it started) however the block ends.  C{workload} goes
+    into its scratch directory's L{WORKLOAD} file.
 
     @raise RuntimeError: if it does not accept connections within
         C{startLimit} seconds.
@@ -237,6 +273,7 @@ def running(peer: Peer, sendBuffer: int, startLimit: float = 30) -> Iterator[Run
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         port = freePort()
         log = Path(scratch) / "server.log"
+        (Path(scratch) / WORKLOAD).write_text(workload)
         with log.open("wb") as output:
             process = subprocess.Popen(
                 [*pinning(), *peer.command(port, Path(scratch), sendBuffer)],

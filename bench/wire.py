@@ -47,6 +47,19 @@ def parsePayload(text: bytes) -> tuple[str, int, float] | None:
     return match.group(1).decode(), int(match.group(2)), float(match.group(3))
 
 
+def damage(expected: int, intact: int, malformed: int, reordered: int) -> int:
+    """
+    How many of the C{expected} lines one client should have got arrived
+    damaged, given the C{intact} ones, the C{malformed} lines it saw
+    (bench text that is not one intact line: a split line makes two, a
+    merge one) and the C{reordered} ones (intact, but not after their
+    sender's last): every reordered line, and as many malformed ones as
+    lines are still missing.  The rest of the missing lines were lost.
+    """
+    missing = max(0, expected - intact)
+    return reordered + min(malformed, max(0, missing - reordered))
+
+
 @dataclass(frozen=True)
 class Dialect:
     """
@@ -93,10 +106,12 @@ FLOOR = Dialect(
 )
 
 NCAT = Dialect(
-    # ncat names clients itself (<userN>) and would relay a name line as chat.
+    # ncat names clients itself (<userN>) and would relay a name line as
+    # chat.  It puts "<userN> " before each chunk it relays, not each line:
+    # a line without it is whole; a line with it in the middle is damaged.
     login=lambda name: b"",
-    joined=lambda line, name: line.startswith(b"<announce> already connected"),
-    delivery=re.compile(rb"<user\d+> (?P<text>.*)"),
+    joined=lambda line, name: line.startswith(b"<announce> "),
+    delivery=re.compile(rb"(?:<user\d+> )?(?P<text>.*)"),
     say=_plain,
     echoes=False,
 )
