@@ -180,6 +180,10 @@ def _parser() -> ArgumentParser:
                         type=_checked(parseTarget),
                         help="aim the path check's three short-lived UDP datagrams at this "
                              f"public address (default {DEFAULT_TARGET}; they expire on the way)")
+    parser.add_argument("--cluster", metavar="URL",
+                        help="instead, show the cluster whose Redis is at URL "
+                             "(redis://[:PASSWORD@]HOST:PORT/DB, as given to --cluster): its "
+                             "nodes, their clients and heartbeats, and Redis's persistence")
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     return parser
 
@@ -272,7 +276,11 @@ def main(argv: list[str] | None = None) -> None:
     from twisted.internet.task import react
 
     async def run(reactor):
-        checks = await diagnose(reactor, options)
+        if options.cluster is not None:
+            from globalchat.cluster.status import connectAndCheck
+            checks = await connectAndCheck(reactor, options.cluster)
+        else:
+            checks = await diagnose(reactor, options)
         print(render(checks, options.json))
         if any(c.status == PROBLEM for c in checks):
             raise SystemExit(1)
