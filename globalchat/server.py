@@ -79,7 +79,7 @@ class ChatProtocol(Protocol, SessionProducer):
         self.host = getattr(self.transport.getPeer(), "host", "")
         # Registered first, since a refusal closes, which unregisters.
         self.transport.registerProducer(self, True)
-        self._session = self.factory.admission.connect(self)
+        self._session = self.factory.admission.connect(self, self.factory.sessionType)
 
     @property
     def peer(self) -> str:
@@ -118,7 +118,7 @@ class ChatProtocol(Protocol, SessionProducer):
             # A TLS ClientHello: the client expected a TLS port.
             self.log.warn("{peer} tried TLS on a plaintext port", peer=self.peer,
                           security="tls-failure")
-            session.answer(wire.error("this port is not TLS: connect without --tls"))
+            session.answer(session.render.error("this port is not TLS: connect without TLS"))
             session.close()
             return
         if self._discarding:
@@ -202,6 +202,9 @@ class ChatFactory(ServerFactory):
 
     protocol = ChatProtocol
     noisy = False
+
+    #: The session class of the protocol the port speaks.
+    sessionType: type[Session] = Session
 
     def __init__(self, admission: Admission, maxLineLength: int = DEFAULT_MAX_LINE_LENGTH,
                  probes: ProbeHelper | None = None) -> None:

@@ -35,6 +35,7 @@ from globalchat.identity.accounts import Accounts
 from globalchat.identity.hashing import PasswordHashing
 from globalchat.identity.checkers import ServerPasswordChecker
 from globalchat.identity.portal import Identity
+from globalchat.irc.transport import ircFactory
 from globalchat.metrics import EventCounting, metricsService
 from globalchat.expose.stun import firstStunAddress
 from globalchat.server import ChatFactory
@@ -111,10 +112,13 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
                                    verify=config["verify-via"], ipv6=globalIPv6Addresses,
                                    path=pathChecker(reactor, config["path-target"]),
                                    pinholes=pinholes)
-    for description in config["ports"]:
+    ircPorts = [(d, "--irc") for d in config["irc"]]
+    irc = ircFactory(admission) if ircPorts else None
+    for description, option in [(d, "--port") for d in config["ports"]] + ircPorts:
         prepared, fingerprint = prepareEndpoint(description, config["data-dir"])
         try:
-            endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), given=description)
+            endpoint = endpoints.serverEndpoint(reactor, withBacklog(prepared), option,
+                                                given=description)
         except endpoints.BadEndpoint as e:
             raise StartupError(str(e)) from None
         if config["client-ca"] is not None and fingerprint is not None:
@@ -123,7 +127,8 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
             tls.askClientCertificates(endpoint)
         elif config["client-ca"] is not None:
             warnWithoutCertificates(description, accounts is not None)
-        listener = ListeningService(endpoint, factory, description)
+        listener = ListeningService(endpoint, factory if option == "--port" else irc,
+                                    description)
         listener.bind()
         listener.setServiceParent(top)
         if mapper is not None:

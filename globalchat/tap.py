@@ -177,6 +177,7 @@ class Options(usage.Options):
         self["allow"] = []
         self["deny"] = []
         self["web"] = []
+        self["irc"] = []
         self["web-origin"] = []
         self["trust-proxy"] = []
 
@@ -260,6 +261,13 @@ class Options(usage.Options):
         """
         self["web"].append(description)
 
+    def opt_irc(self, description: str) -> None:
+        """
+        Serve the IRC client protocol on a Twisted server endpoint, e.g.
+        tcp:6667, ssl:6697 (repeatable): IRC clients join the same rooms.
+        """
+        self["irc"].append(description)
+
     def opt_web_origin(self, origin: str) -> None:
         """
         Let pages of this origin (e.g. https://chat.example.org) open the
@@ -294,7 +302,7 @@ class Options(usage.Options):
         from twisted.internet import reactor
 
         for option, description in [("--port", d) for d in self["ports"]] + [
-                ("--web", d) for d in self["web"]]:
+                ("--web", d) for d in self["web"]] + [("--irc", d) for d in self["irc"]]:
             # Checked now, so that nothing is made on disk for a typo.  An
             # ssl: port without a key gets its certificate later; until
             # then, what can be checked is the TCP port it listens on.

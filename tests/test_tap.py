@@ -224,6 +224,28 @@ class MakeServiceTests(SynchronousTestCase):
         e = self.assertRaises(tap.StartupError, self.service, "--web-origin", "chat.example.org")
         self.assertIn("--web-origin: 'chat.example.org' is not an origin", str(e))
 
+    def test_ircPorts(self):
+        """
+        Every --irc endpoint serves IRC into the line ports' chat (one
+        admission); an ssl: one gets the server's certificate; its options
+        are checked like --port's.
+        """
+        from globalchat.irc.transport import IRCFactory
+
+        service = self.service("--port", "tcp:1234", "--irc", "tcp:6667", "--irc", "ssl:6697")
+        service.privilegedStartService()
+        self.addCleanup(service.stopService)
+        chat, irc = [factory for _, factory, _, _ in self.reactor.tcpServers]
+        self.assertEqual([port for port, _, _, _ in self.reactor.tcpServers], [1234, 6667])
+        self.assertIsInstance(irc, IRCFactory)
+        self.assertIs(irc.admission, chat.admission)
+        [(port, factory, _, _, _)] = self.reactor.sslServers
+        self.assertEqual(port, 6697)
+        self.assertIs(factory, irc)
+        self.assertTrue((self.dataDir / "server.crt").exists())
+        e = self.assertRaises(tap.StartupError, self.service, "--irc", "tcp:x")
+        self.assertIn("bad --irc 'tcp:x'", str(e))
+
     def test_listenBacklog(self):
         """
         TCP ports get a listen queue long enough for a crowd connecting at

@@ -182,11 +182,11 @@ class LocalBus:
     def checkFree(self, session: Session | None, name: str) -> None:
         holder = self.holder(name)
         if holder is not None and holder is not session:
-            raise ChatError(f"the name {name} is taken, choose another")
+            raise ChatError(f"the name {name} is taken, choose another", "name-taken")
         alike = self._sessions.get(self._looks.get(names.skeleton(name), ""))
         if alike is not None and alike is not session:
             raise ChatError(f"the name {name} looks like {alike.name}, who is online; "
-                            "choose another")
+                            "choose another", "name-taken")
 
     def claim(self, session: Session, name: str) -> Deferred[None]:
         try:

@@ -32,7 +32,7 @@ DROP_REASONS = ("rate", "too-long", "invalid-utf8", "control")
 LOGIN_KINDS = ("guest", "password", "certificate")
 
 #: The kinds of port a connection comes through (L{IConnection.kind}).
-PORT_KINDS = ("tcp", "tls", "web")
+PORT_KINDS = ("tcp", "tls", "web", "irc")
 
 #: Every kind of security event the server logs (its C{security} key).
 SECURITY_EVENTS = ("refused", "over-limit", "banned", "tls-failure", "auth-failed", "flood",

@@ -121,7 +121,7 @@ class Hub:
         """
         room = self.bus.room(names.checkRoom(name))
         if room is None:
-            raise ChatError(f"no room #{names.checkRoom(name)}: /join it to create it")
+            raise ChatError(f"no room #{names.checkRoom(name)}: /join it to create it", "no-room")
         return room
 
     # -- logging in ------------------------------------------------------
@@ -139,11 +139,12 @@ class Hub:
         session.answer(render.greeting(self.greeting, name))
         if typed is not None and typed != name:
             session.answer(render.renamed(typed, name))
-        for text in self.motd:
-            session.answer(render.notice(text))
+        motd = render.motd(name, self.motd)
+        if motd:
+            session.answer(motd)
         owner = self._owner(session)
         known = self._known.pop(owner, None) if owner is not None else None
-        rooms = (self.defaultRoom,)
+        rooms = (self.defaultRoom,) if session.joinsDefaultRoom else ()
         if session.resumeFrom is not None and known is not None and known.rooms:
             rooms = [room for room in known.rooms if self.moderation is None
                      or self.moderation.readable(session, names.key(room))]
@@ -166,8 +167,10 @@ class Hub:
             shown = self.store.missed(owner, [room.key for room in session.rooms],
                                       session.resumeFrom, MAX_HISTORY + 1)
             shown.addCallback(self._resumable, session)
-        else:
+        elif session.joinsDefaultRoom:
             shown = self.store.history(names.key(self.defaultRoom), self.backlog)
+        else:
+            shown = succeed([])
         queued = self.store.takePending(owner) if owner is not None else succeed([])
         both = gatherResults([shown, queued], consumeErrors=True)
         return both.addCallback(lambda found: sorted({m.id: m for m in found[0] + found[1]}.values(),
@@ -243,28 +246,35 @@ class Hub:
 
     # -- rooms and names -------------------------------------------------
 
-    def join(self, session: Session, name: str, key: str | None = None) -> Deferred[None]:
+    def join(self, session: Session, name: str, key: str | None = None,
+             backlog: bool = True) -> Deferred[None]:
         """
         Put C{session} in room C{name}, creating it, and make it current;
         fires once it has been shown the room's last messages.
 
         @param key: the room's key, if it has one.
+        @param backlog: whether to show them (a protocol that answers a
+            join with more than the join shows them itself, after that).
         """
-        if self.moderation is not None:
-            self.moderation.checkJoin(session, names.key(names.checkRoom(name)), key)
         existing = self.bus.room(names.checkRoom(name))
+        if self.moderation is not None:
+            self.moderation.checkJoin(session, names.key(names.checkRoom(name)), key,
+                                      len(existing.members) if existing is not None else 0)
         if existing is None and len(self.bus.rooms()) >= self.maxRooms:
             raise ChatError(f"this server has {self.maxRooms} rooms, its most: join one of "
-                            "them (/rooms)")
+                            "them (/rooms)", "too-many-rooms")
         if existing not in session.rooms and len(session.rooms) >= self.roomsPerUser:
-            raise ChatError(f"you are in {self.roomsPerUser} rooms, the most: /part one first")
+            raise ChatError(f"you are in {self.roomsPerUser} rooms, the most: /part one first",
+                            "too-many-rooms")
 
         def entered(result: tuple[Room, bool]) -> Deferred[None] | None:
             room, new = result
+            if new and self.moderation is not None and len(room.members) == 1:
+                self.moderation.opened(room.key, room.name, session.name)
             record = self.moderation.record(room.key) if self.moderation is not None else None
             if record is not None and record.topic and not room.topic:
                 room.topic = record.topic
-            if not new:
+            if not new or not backlog:
                 return None
             return self._catchUp(session, self.store.history(room.key, self.backlog))
 
@@ -284,8 +294,18 @@ class Hub:
         @param by: the operator putting it out, if one is.
         """
         if room not in session.rooms:
-            raise ChatError(f"you are not in #{room.name}")
+            raise ChatError(f"you are not in #{room.name}", "not-in-room")
         self.bus.leave(session, room, balanceBidi(reason), by)
+        self._closedIfEmpty([room.name])
+
+    def _closedIfEmpty(self, rooms: Iterable[str]) -> None:
+        """
+        Forget the modes of the rooms among C{rooms} that nobody is in.
+        """
+        if self.moderation is not None:
+            for name in rooms:
+                if self.bus.room(name) is None:
+                    self.moderation.closed(names.key(name))
 
     def rename(self, session: Session, new: str) -> Deferred[None]:
         """
@@ -293,16 +313,18 @@ class Hub:
         account's name is its own; a guest cannot take an account's.
         """
         if session.certified:
-            raise ChatError("your name comes from your certificate and cannot change")
+            raise ChatError("your name comes from your certificate and cannot change", "name-locked")
         if session.account is not None and names.key(new) != session.account:
-            raise ChatError("your name is your account's: log in as a guest to use another")
+            raise ChatError("your name is your account's: log in as a guest to use another",
+                            "name-locked")
         self.checkFree(new, session)
         if self.accounts is None or session.account is not None:
             return self._renamed(session, new)
 
         def found(account) -> Deferred[None]:
             if account is not None:
-                raise ChatError(f"{new} is a registered account: log in to it to use it")
+                raise ChatError(f"{new} is a registered account: log in to it to use it",
+                                "name-taken")
             return self._renamed(session, new)
 
         return self.accounts.find(new).addCallback(found)
@@ -311,6 +333,8 @@ class Hub:
         old = session.name
 
         def renamed(_: None) -> None:
+            if self.moderation is not None:
+                self.moderation.renamed(old, new)
             if self._owner(session) is not None:
                 self._remember(old, (), away=True)
                 self._remember(new, (), away=False)
@@ -337,31 +361,37 @@ class Hub:
         if session.name is None or self.bus.holder(session.name) is not session:
             return
         rooms = self.bus.quit(session, balanceBidi(reason))
+        self._closedIfEmpty(rooms)
         if self._owner(session) is not None:
             self._remember(session.name, rooms, away=True)
 
     # -- messages --------------------------------------------------------
 
     def say(self, session: Session, text: str, act: bool = False,
-            clientId: str | None = None) -> None:
+            clientId: str | None = None, room: Room | None = None,
+            notice: bool = False) -> None:
         """
-        Send C{text} (or an action) to C{session}'s current room, once
-        stored.
+        Send C{text} (or an action, or a notice) to C{room}, one of
+        C{session}'s, or else its current room, once stored.
         """
-        room = session.current
         if room is None:
-            raise ChatError("you are in no room: /join ROOM first")
+            room = session.current
+        elif room not in session.rooms:
+            raise ChatError(f"you are not in #{room.name}", "not-in-room")
+        if room is None:
+            raise ChatError("you are in no room: /join ROOM first", "not-in-room")
         if self.moderation is not None:
             self.moderation.checkSpeak(session, room.key)
         self._submit(session, Message(self._now(), room.key, session.name, None,
-                                      "act" if act else "msg", text,
+                                      "act" if act else "notice" if notice else "msg", text,
                                       clientId))
 
     def private(self, session: Session, target: str, text: str,
-                clientId: str | None = None) -> Deferred[None] | None:
+                clientId: str | None = None, kind: str = "priv") -> Deferred[None] | None:
         """
         Send C{text} to one user, once stored; both sides see the same
-        line.  An account (or with accounts off, a name that logged in
+        line.  C{kind} is C{priv}, or C{privact} for an action,
+        C{privnotice} for a notice.  An account (or with accounts off, a name that logged in
         before) gets it when it next logs in if it is away.
 
         @return: a Deferred when the recipient has to be looked up first.
@@ -369,7 +399,7 @@ class Hub:
         if self.moderation is not None:
             self.moderation.checkSpeak(session, None)
         key = names.key(target)
-        draft = Message(self._now(), None, session.name, key, "priv", text,
+        draft = Message(self._now(), None, session.name, key, kind, text,
                         clientId)
         if self.bus.holder(target) is not None or (self.accounts is None and key in self._known):
             self._submit(session, draft)
@@ -382,7 +412,7 @@ class Hub:
         def found(account) -> None:
             if account is None:
                 raise ChatError(f"{target} is not online, and only accounts get messages "
-                                "while away")
+                                "while away", "no-user")
             submit()
 
         def located(display: str | None) -> Deferred[None] | None:
@@ -391,7 +421,7 @@ class Hub:
                 return submit()
             if self.accounts is None:
                 raise ChatError(f"no user called {target} is connected or has ever logged "
-                                "in here")
+                                "in here", "no-user")
             return self.accounts.find(target).addCallback(found)
 
         return self.bus.online(target).addCallback(located)

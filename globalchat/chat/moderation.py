@@ -87,6 +87,10 @@ class Moderation:
         self._bans: dict[str, Ban] = {}
         self._mutes: dict[str, float | None] = {}
         self._rooms: dict[str, RoomRecord] = {}
+        #: The rooms nobody registered, while they exist: their modes, and
+        #: their operators, voices and invitations by name key (the first
+        #: to join one is its operator, as on IRC).
+        self._channels: dict[str, RoomRecord] = {}
         self.accounts: set[str] = set()
 
     def load(self) -> Deferred[None]:
@@ -118,7 +122,7 @@ class Moderation:
 
     def checkOperator(self, session: Session) -> None:
         if not self.isOperator(session):
-            raise ChatError("only server operators may do that")
+            raise ChatError("only server operators may do that", "not-oper")
 
     def record(self, roomKey: str) -> RoomRecord | None:
         """
@@ -126,32 +130,87 @@ class Moderation:
         """
         return self._rooms.get(roomKey)
 
+    def channel(self, roomKey: str) -> RoomRecord | None:
+        """
+        The modes and keepers of a room: its registration, or for a room
+        nobody registered, what it was given since it was opened.
+        """
+        return self._rooms.get(roomKey) or self._channels.get(roomKey)
+
     def isRoomOp(self, session: Session, roomKey: str) -> bool:
-        record = self._rooms.get(roomKey)
         if self.isOperator(session):
             return True
-        return record is not None and session.account is not None and (
+        record = self._rooms.get(roomKey)
+        if record is None:
+            record = self._channels.get(roomKey)
+            return record is not None and names.key(session.name) in record.ops
+        return session.account is not None and (
             session.account == record.founder or session.account in record.ops)
+
+    def hasVoice(self, session: Session, roomKey: str) -> bool:
+        record = self.channel(roomKey)
+        return record is not None and names.key(session.name) in record.voices
+
+    # -- rooms nobody registered -------------------------------------------
+
+    def opened(self, roomKey: str, display: str, name: str) -> None:
+        """
+        The user called C{name} made the room by joining it: unless it is
+        registered, it is the room's operator while the room lasts.
+        """
+        if roomKey not in self._rooms:
+            self._channels[roomKey] = RoomRecord(roomKey, display, "", ops=(names.key(name),))
+
+    def closed(self, roomKey: str) -> None:
+        """
+        The room emptied: a room nobody registered forgets its modes.
+        """
+        self._channels.pop(roomKey, None)
+
+    def renamed(self, old: str, new: str) -> None:
+        """
+        Rights given by name follow a user who changes it.
+        """
+        old, new = names.key(old), names.key(new)
+        for key, record in list(self._channels.items()):
+            changes = {field: tuple(new if k == old else k for k in getattr(record, field))
+                       for field in ("ops", "voices", "invited")
+                       if old in getattr(record, field)}
+            if changes:
+                self._channels[key] = replace(record, **changes)
+
+    def invite(self, roomKey: str, name: str) -> None:
+        """
+        Let C{name} into the room while it is invite-only.
+        """
+        record = self.channel(roomKey)
+        if record is not None and names.key(name) not in record.invited:
+            self.change(roomKey, invited=tuple(sorted({*record.invited, names.key(name)})))
 
     def checkRoomOp(self, session: Session, roomKey: str) -> None:
         if not self.isRoomOp(session, roomKey):
-            raise ChatError("only the room's operators may do that")
+            raise ChatError("only the room's operators may do that", "not-op")
 
     # -- the questions the hub asks --------------------------------------
 
-    def checkJoin(self, session: Session, roomKey: str, key: str | None) -> None:
+    def checkJoin(self, session: Session, roomKey: str, key: str | None,
+                  members: int = 0) -> None:
         """
+        @param members: how many are in the room now.
         @raise ChatError: if C{session} may not join the room.
         """
         self._checkBanned(session, f"#{roomKey} ")
-        record = self._rooms.get(roomKey)
+        record = self.channel(roomKey)
         if record is None or self.isRoomOp(session, roomKey):
             return
+        if "l" in record.modes and record.limit is not None and members >= record.limit:
+            raise ChatError(f"#{record.display} is full ({record.limit} members)", "full")
         if "i" in record.modes and names.key(session.name) not in record.invited:
             raise ChatError(f"#{record.display} is invite-only: ask one of its operators "
-                            "for an /invite")
+                            "for an /invite", "invite-only")
         if "k" in record.modes and key != record.roomKey:
-            raise ChatError(f"#{record.display} needs its key: /join #{record.display} KEY")
+            raise ChatError(f"#{record.display} needs its key: /join #{record.display} KEY",
+                            "key")
 
     def checkSpeak(self, session: Session, roomKey: str | None) -> None:
         """
@@ -163,15 +222,17 @@ class Moderation:
             until = self._mutes[key]
             if until is None or until > self._now():
                 raise ChatError("you are muted" + (
-                    f" for {until - self._now():.0f} s more" if until is not None else ""))
+                    f" for {until - self._now():.0f} s more" if until is not None else ""),
+                    "muted")
             del self._mutes[key]
-        record = self._rooms.get(roomKey) if roomKey is not None else None
+        record = self.channel(roomKey) if roomKey is not None else None
         if (record is not None and "m" in record.modes and key not in record.voices
                 and not self.isRoomOp(session, roomKey)):
-            raise ChatError(f"#{record.display} is moderated: only voiced members speak")
+            raise ChatError(f"#{record.display} is moderated: only voiced members speak",
+                            "moderated")
 
     def checkTopic(self, session: Session, roomKey: str) -> None:
-        record = self._rooms.get(roomKey)
+        record = self.channel(roomKey)
         if record is not None and "t" in record.modes:
             self.checkRoomOp(session, roomKey)
 
@@ -180,7 +241,7 @@ class Moderation:
         Whether C{room} shows in C{session}'s /rooms: a secret one only to
         its members.
         """
-        record = self._rooms.get(room.key)
+        record = self.channel(room.key)
         return record is None or "s" not in record.modes or room in session.rooms
 
     def readable(self, session: Session, roomKey: str) -> bool:
@@ -203,12 +264,12 @@ class Moderation:
             ban = self._ban(mask) if mask else None
             if ban is not None:
                 raise ChatError("you are banned from this server" +
-                                (f": {ban.reason}" if ban.reason else ""))
+                                (f": {ban.reason}" if ban.reason else ""), "banned")
 
     def _checkBanned(self, session: Session, prefix: str) -> None:
         for mask in (session.account, names.key(session.name)):
             if mask is not None and self._ban(prefix + mask) is not None:
-                raise ChatError("you are banned from that room")
+                raise ChatError("you are banned from that room", "banned-room")
 
     def _hostMask(self, host: str) -> str | None:
         address = hostAddress(host)
@@ -267,6 +328,7 @@ class Moderation:
     def register(self, roomKey: str, display: str, founder: str, topic: str) -> RoomRecord:
         if roomKey in self._rooms:
             raise ChatError(f"#{display} is registered already")
+        self._channels.pop(roomKey, None)
         return self.save(RoomRecord(roomKey, display, founder, topic=topic))
 
     def change(self, room: str, **changes) -> RoomRecord:
@@ -276,7 +338,11 @@ class Moderation:
         """
         record = self._rooms.get(room)
         if record is None:
-            raise ChatError("that room is not registered: /room register it first")
+            record = self._channels.get(room)
+            if record is None:
+                raise ChatError("that room is not registered: /room register it first")
+            record = self._channels[room] = replace(record, **changes)
+            return record
         return self.save(replace(record, **changes))
 
     def save(self, record: RoomRecord) -> RoomRecord:

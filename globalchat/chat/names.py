@@ -109,8 +109,8 @@ def checkName(name: str) -> str:
     """
     if not _valid(name) or not _precis(name):
         raise ChatError(
-            f"invalid name {name[:40]!r}: use 1-{MAX_NAME} letters, digits, '_', '-' or '.'"
-        )
+            f"invalid name {name[:40]!r}: use 1-{MAX_NAME} letters, digits, '_', '-' or '.'",
+            "bad-name")
     return name
 
 
@@ -123,8 +123,8 @@ def checkRoom(room: str) -> str:
     name = room[1:] if room.startswith("#") else room
     if not _valid(name):
         raise ChatError(
-            f"invalid room {room[:40]!r}: use 1-{MAX_NAME} letters, digits, '_', '-' or '.'"
-        )
+            f"invalid room {room[:40]!r}: use 1-{MAX_NAME} letters, digits, '_', '-' or '.'",
+            "bad-room")
     return name
 
 

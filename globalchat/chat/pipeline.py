@@ -173,7 +173,7 @@ class MessagePipeline:
         Where a stored message was said, as displayed: its room's name, or
         for a private message its recipient's.
         """
-        if message.kind == "priv":
+        if message.room is None:
             return self._display(message.recipient)
         room = self._bus.room(message.room)
         return room.name if room is not None else message.room

@@ -41,6 +41,12 @@ class IRender(Interface):
         The welcome once logged in as C{name} (C{template} is C{--greeting}).
         """
 
+    def motd(name: str, lines: list[str]) -> bytes:
+        """
+        The message of the day (C{--motd}), shown to C{name} after the
+        greeting.
+        """
+
     def notice(text: str) -> bytes:
         """
         A word from the server that answers nothing the client asked.
@@ -109,6 +115,9 @@ class LineRender:
     def greeting(self, template: str, name: str) -> bytes:
         return wire.greeting(template, name)
 
+    def motd(self, name: str, lines: list[str]) -> bytes:
+        return b"".join(wire.info(text) for text in lines)
+
     def notice(self, text: str) -> bytes:
         return wire.info(text)
 
@@ -146,8 +155,11 @@ class LineRender:
 
 
 def _plain(message: Message, where: str) -> bytes:
-    if message.kind == "priv":
-        return wire.private(message.sender, where, message.text)
+    if message.room is None:
+        text = message.text
+        if message.kind == "privact":
+            text = f"* {message.sender} {text}"
+        return wire.private(message.sender, where, text)
     if message.kind == "act":
         return wire.action(where, message.sender, message.text)
     return wire.message(where, message.sender, message.text)

@@ -57,6 +57,10 @@ class Session(Policed):
     #: How a new session of this protocol is shown events.
     defaultRender: renders.IRender = renders.PLAIN
 
+    #: Whether logging in puts it in the default room (an IRC client
+    #: chooses its rooms itself).
+    joinsDefaultRoom = True
+
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
                  "render", "resumeFrom", "certified", "account", "ignoring", "_logout", "_pendingName", "_held",
                  "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
@@ -120,11 +124,18 @@ class Session(Policed):
             return
         # A message's answer waits for the store; lines other than messages
         # sent after it wait for that answer, so that answers keep their order.
-        if self._held or self._busy or (self._inflight and not wire.isMessageLine(text)):
+        if self._held or self._busy or (self._inflight and not self.isMessageLine(text)):
             self._hold(text)
         else:
             self._handle(text)
         self._hub.lineDone()
+
+    def isMessageLine(self, text: str) -> bool:
+        """
+        Whether C{text} is a message to store, which need not wait for the
+        answers to the messages before it.
+        """
+        return wire.isMessageLine(text)
 
     def _hold(self, item: str | bytes, first: bool = False) -> None:
         if self._held is None:
@@ -353,7 +364,7 @@ class Session(Policed):
         try:
             while self._held and not self._busy and not self.gone:
                 item = self._held[0]
-                if self._inflight and not (isinstance(item, str) and wire.isMessageLine(item)):
+                if self._inflight and not (isinstance(item, str) and self.isMessageLine(item)):
                     break
                 self._held.popleft()
                 if isinstance(item, bytes):

@@ -16,7 +16,7 @@ from OpenSSL import crypto
 from twisted.cred.credentials import UsernamePassword
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, fail
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -184,6 +184,28 @@ class Identity:
             return False
         await self._login(session, name, Guest(name))
         return True
+
+    @property
+    def needsPassword(self) -> bool:
+        """
+        Whether every client must give a password, whatever its name: the
+        server has one, or takes no guests.
+        """
+        return self._serverPassword or not self._guests
+
+    def loginByCertificate(self, session: Session) -> Deferred[bool]:
+        """
+        Log in to the account that bound the client's certificate (IRC's
+        SASL EXTERNAL).
+
+        @return: fires (with C{True}) once logged in, or fails with
+            L{WrongPassword} when no account has it.
+        """
+        certificate = session.connection.certificate
+        if certificate is None or self.accounts is None:
+            return fail(WrongPassword("no client certificate that an account bound"))
+        credentials = CertificateFingerprint(certificate)
+        return self._login(session, "-", credentials).addCallback(lambda _: True)
 
     def login(self, session: Session, name: str, password: str) -> Deferred[bool]:
         """

@@ -43,7 +43,8 @@ class LoginThrottle:
         now = self._clock.seconds()
         wait = max(self._wait(f"account:{account}", now), self._wait(f"address:{host}", now))
         if wait > 0:
-            raise ChatError(f"too many failed logins; try again in {max(1, round(wait))} s")
+            raise ChatError(f"too many failed logins; try again in {max(1, round(wait))} s",
+                            "throttled")
 
     def failed(self, account: str, host: str) -> None:
         now = self._clock.seconds()

@@ -77,6 +77,8 @@ class RoomRecord:
     @ivar roomKey: the password to join it, or C{None}.
     @ivar topic: its topic, C{""} for none.
     @ivar invited: account keys invited while it is invite-only.
+    @ivar limit: the most members it takes (mode C{l}), or C{None}; kept
+        in memory only, not across restarts.
     """
 
     key: str
@@ -88,6 +90,7 @@ class RoomRecord:
     roomKey: str | None = None
     topic: str = ""
     invited: tuple[str, ...] = ()
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ class Message:
     @ivar room: the room's name key, or C{None} for a private message.
     @ivar sender: the sender's name as shown.
     @ivar recipient: for a private message, the recipient's name key.
-    @ivar kind: C{"msg"}, C{"act"} or C{"priv"}.
+    @ivar kind: in a room C{"msg"}, C{"act"} or C{"notice"}; between two
+        users C{"priv"}, C{"privact"} or C{"privnotice"}.
     @ivar clientId: the id the sending client chose, for de-duplication.
     @ivar id: server-assigned once stored: strictly increasing, never
         reused.

@@ -1,0 +1,158 @@
+# -*- test-case-name: tests.test_irc_session -*-
+"""
+What every IRC connection of one server shares: the server's name and
+what it tells clients it supports (ISUPPORT), the renderers, and how a
+name is shown as an IRC source (C{nick!user@host}).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Iterable
+
+from globalchat import __version__
+from globalchat.chat import names
+from globalchat.irc.render import RENDER_CAPS, IRCRender
+
+if TYPE_CHECKING:
+    from globalchat.chat.hub import Hub
+    from globalchat.chat.session import Session
+
+#: The server's name in the sources of its own messages: it has a dot,
+#: so that no client takes it for a nick.
+DEFAULT_NAME = "irc.globalchat"
+
+#: Longest topic, away message and kick reason an IRC client may set:
+#: what fits a 512-byte line with the longest source and target.
+TOPICLEN = 300
+AWAYLEN = 300
+KICKLEN = 300
+USERLEN = 16
+
+#: How many names WHOWAS remembers.
+WHOWAS_KEPT = 1000
+
+#: Hosts shown for users, by the kind of port they came through: nobody's
+#: address is shown to other users.
+_HOSTS = {"irc": "irc.users.globalchat", "web": "web.users.globalchat"}
+_LINE_HOST = "line.users.globalchat"
+
+
+class IRCServer:
+    """
+    The IRC side of one hub.
+
+    @ivar hub: the chat.
+    @ivar name: the server's name, the source of its numerics.
+    @ivar version: what RPL_YOURHOST and VERSION say it runs.
+    @ivar created: when it started, as RPL_CREATED says it.
+    @ivar whowas: the last known C{(nick, user, host, realname)} of names
+        that left, newest last, by name key.
+    """
+
+    userModes = "io"
+    channelModes = "iklmnostv"
+    paramModes = "klov"
+
+    def __init__(self, hub: Hub, name: str = DEFAULT_NAME, now: float | None = None) -> None:
+        self.hub = hub
+        self.name = name
+        self.version = f"globalchat-{__version__}"
+        self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC",
+                                     time.gmtime(time.time() if now is None else now))
+        self._renders: dict[frozenset[str], IRCRender] = {}
+        self.whowas: OrderedDict[str, list[tuple[str, str, str, str]]] = OrderedDict()
+
+    def render(self, caps: Iterable[str]) -> IRCRender:
+        """
+        The renderer shared by the clients with these capabilities.
+        """
+        key = frozenset(caps) & RENDER_CAPS
+        render = self._renders.get(key)
+        if render is None:
+            render = self._renders[key] = IRCRender(self, key)
+        return render
+
+    def isupport(self) -> list[list[str]]:
+        """
+        The RPL_ISUPPORT tokens, in lines of at most 12: only what the
+        server does, with the limits it enforces.
+        """
+        hub = self.hub
+        tokens = [
+            f"AWAYLEN={AWAYLEN}",
+            # Names are compared after PRECIS UsernameCaseMapped (RFC 8265).
+            "CASEMAPPING=rfc8265",
+            f"CHANLIMIT=#:{hub.roomsPerUser}",
+            "CHANMODES=,k,l,imnst",
+            f"CHANNELLEN={names.MAX_NAME + 1}",
+            "CHANTYPES=#",
+            "ELIST=",
+            "HOSTLEN=64",
+            f"KICKLEN={KICKLEN}",
+            "MODES=4",
+            "NETWORK=globalchat",
+            f"NICKLEN={names.MAX_NAME}",
+            "PREFIX=(ov)@+",
+            "SAFELIST",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:1",
+            f"TOPICLEN={TOPICLEN}",
+            f"USERLEN={USERLEN}",
+            "UTF8ONLY",
+        ]
+        return [tokens[i:i + 12] for i in range(0, len(tokens), 12)]
+
+    def counts(self) -> tuple[int, int, int]:
+        """
+        Users online, operators among them, and rooms.
+        """
+        sessions = list(self.hub.bus)
+        moderation = self.hub.moderation
+        operators = sum(1 for s in sessions if moderation is not None
+                        and moderation.isOperator(s) and getattr(s, "oper", True))
+        return len(sessions), operators, len(self.hub.bus.rooms())
+
+    def userHost(self, session: Session) -> tuple[str, str]:
+        """
+        The user and host C{session} is shown with.
+        """
+        user = getattr(session, "username", None) or "~" + session.name[:USERLEN - 1]
+        kind = session.connection.kind
+        return user, _HOSTS.get(kind, _LINE_HOST)
+
+    def source(self, name: str, shownAs: str | None = None) -> str:
+        """
+        C{nick!user@host} for the user called C{name} (shown as
+        C{shownAs}, its old name in a NICK), whatever protocol it uses.
+        """
+        holder = self.hub.bus.holder(name)
+        if holder is None:
+            gone = self.whowas.get(names.key(name))
+            user, host = (gone[-1][1], gone[-1][2]) if gone else ("~" + name[:USERLEN - 1],
+                                                                   _LINE_HOST)
+        else:
+            user, host = self.userHost(holder)
+        return f"{shownAs or name}!{user}@{host}"
+
+    def accountAndRealname(self, name: str) -> tuple[str | None, str]:
+        """
+        The account (as displayed) and real name of the user called C{name}.
+        """
+        holder = self.hub.bus.holder(name)
+        if holder is None:
+            return None, name
+        account = holder.name if holder.account is not None else None
+        return account, getattr(holder, "realname", None) or holder.name
+
+    def left(self, session: Session) -> None:
+        """
+        C{session} left: remember it for WHOWAS.
+        """
+        key = names.key(session.name)
+        user, host = self.userHost(session)
+        entries = self.whowas.pop(key, [])
+        entries.append((session.name, user, host, getattr(session, "realname", "") or session.name))
+        self.whowas[key] = entries[-10:]
+        while len(self.whowas) > WHOWAS_KEPT:
+            self.whowas.popitem(last=False)

@@ -1,0 +1,60 @@
+# -*- test-case-name: tests.test_irc_session -*-
+"""
+The IRC port (C{--irc}): the line transport's framing and back-pressure,
+with IRC's line length and an L{IRCSession} behind it.
+"""
+
+from __future__ import annotations
+
+from globalchat.chat.admission import Admission
+from globalchat.irc.channels import ChannelCommands
+from globalchat.irc.commands import IRCCommands
+from globalchat.irc.message import MAX_LINE
+from globalchat.irc.messaging import MessageCommands
+from globalchat.irc.registration import Registration
+from globalchat.irc.server import IRCServer
+from globalchat.irc.session import sessionClass
+from globalchat.server import ChatFactory, ChatProtocol
+
+
+class IRCProtocol(ChatProtocol):
+    """
+    One IRC client's connection.
+    """
+
+    __slots__ = ()
+
+    @property
+    def kind(self) -> str:
+        return "irc"
+
+
+class IRCFactory(ChatFactory):
+    """
+    Makes an L{IRCProtocol} for each client of one IRC port.
+
+    @ivar server: what the server's IRC connections share.
+    """
+
+    protocol = IRCProtocol
+
+    def __init__(self, admission: Admission, server: IRCServer) -> None:
+        super().__init__(admission, maxLineLength=MAX_LINE)
+        self.server = server
+        self.sessionType = sessionClass(server, commandsFor(admission, server))
+
+
+def commandsFor(admission: Admission, server: IRCServer) -> IRCCommands:
+    """
+    The IRC commands, bound to the admission's hub and identity.
+    """
+    hub = admission.hub
+    return IRCCommands(Registration(hub, admission.identity), ChannelCommands(hub),
+                       MessageCommands(hub))
+
+
+def ircFactory(admission: Admission) -> IRCFactory:
+    """
+    The factory every C{--irc} port of a server shares.
+    """
+    return IRCFactory(admission, IRCServer(admission.hub, now=admission.clock.seconds()))

@@ -1,0 +1,179 @@
+"""
+Tests for L{globalchat.irc.session} and the IRC port: IRC clients chat
+with line-protocol clients in the same rooms, within the same limits.
+"""
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase
+
+from globalchat.irc.message import MAX_LINE, parse
+from globalchat.server import ChatFactory
+from tests.ircfakes import IRCChat
+
+
+class CrossProtocolTests(SynchronousTestCase):
+    def setUp(self):
+        self.chat = IRCChat()
+        self.ann = self.chat.irc("ann")
+        self.line, self.lineOut = self.chat.connect("Cid")
+        self.lineOut.lines()
+
+    def test_joinAndChat(self):
+        """
+        An IRC client's channel is the line port's room: each sees the
+        other join and speak, as its own protocol shows it.
+        """
+        self.ann.send("JOIN #lobby")
+        messages = self.ann.messages()
+        self.assertEqual([m.command for m in messages], ["JOIN", "353", "366"])
+        self.assertEqual(messages[0].source, "ann!~user@irc.users.globalchat")
+        self.assertEqual(messages[1].params[-1].split(), ["Cid", "ann"])
+        self.assertEqual(self.lineOut.lines(), ["JOIN #lobby ann"])
+        self.line.lineReceived("hello ann")
+        self.ann.send("PRIVMSG #lobby :hello \x02Cid\x02", "PRIVMSG #lobby :\x01ACTION waves\x01")
+        self.assertEqual(self.lineOut.lines(),
+                         ["MSG #lobby <Cid> hello ann", "MSG #lobby <ann> hello Cid",
+                          "ACT #lobby * ann waves"])
+        heard = self.ann.messages()
+        self.assertEqual([(m.source, m.params) for m in heard],
+                         [("Cid!~Cid@line.users.globalchat", ["#lobby", "hello ann"])])
+
+    def test_privateBothWays(self):
+        """
+        PRIVMSG to a nick reaches a line client as PRIV, and /msg reaches
+        the IRC client as PRIVMSG to its nick.
+        """
+        self.ann.send("PRIVMSG Cid :psst")
+        self.line.lineReceived("/msg ann hi back")
+        self.assertEqual(self.lineOut.lines(), ["PRIV <ann> @Cid psst", "PRIV <Cid> @ann hi back"])
+        self.assertEqual([m.params for m in self.ann.messages()], [["ann", "hi back"]])
+
+    def test_lineInjection(self):
+        """
+        A line-port client that sends CR LF and an IRC command inside its
+        line gets nothing but text to IRC clients.
+        """
+        self.ann.send("JOIN #lobby")
+        self.ann.messages()
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.30", 4001))
+        protocol = ChatFactory(self.chat.admission).buildProtocol(transport.getPeer())
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"Eve\r\n/join lobby\r\nhi\r\n:evil!e@e PRIVMSG #lobby :owned\r\n"
+                              b"x\r:evil2 KICK #lobby ann\r\n")
+        messages = self.ann.messages()
+        self.assertEqual({m.source.partition("!")[0] for m in messages}, {"Eve"})
+        self.assertEqual([m.params for m in messages if m.command == "PRIVMSG"],
+                         [["#lobby", "hi"], ["#lobby", ":evil!e@e PRIVMSG #lobby :owned"]])
+        self.assertIn(self.chat.hub.bus.room("lobby"), self.ann.session.rooms)
+
+    def test_partAndQuit(self):
+        """
+        PART and QUIT reach the room's members; QUIT ends the connection
+        with an ERROR line.
+        """
+        self.ann.send("JOIN #lobby")
+        self.ann.send("PART #lobby :tea time", "JOIN #lobby")
+        self.ann.messages()
+        self.ann.send("QUIT :bye now")
+        self.assertEqual(self.ann.commands(), ["ERROR"])
+        self.assertTrue(self.ann.transport.disconnecting)
+        self.assertEqual(self.lineOut.lines(), ["JOIN #lobby ann", "PART #lobby ann tea time",
+                                                "JOIN #lobby ann", "QUIT ann Quit: bye now"])
+
+    def test_nickChange(self):
+        """
+        NICK after registration renames everywhere; a taken name is 433.
+        """
+        self.ann.send("JOIN #lobby")
+        self.ann.messages()
+        self.ann.send("NICK Cid", "NICK anna")
+        messages = self.ann.messages()
+        self.assertEqual([m.command for m in messages], ["433", "NICK"])
+        self.assertEqual((messages[1].source.partition("!")[0], messages[1].params),
+                         ("ann", ["anna"]))
+        self.assertEqual(self.lineOut.lines()[-1], "NICK ann anna")
+
+
+class LimitTests(SynchronousTestCase):
+    def setUp(self):
+        self.chat = IRCChat()
+
+    def test_unknownCommand(self):
+        """
+        An unknown command is 421.
+        """
+        ann = self.chat.irc("ann")
+        ann.send("FROBNICATE now")
+        self.assertEqual([(m.command, m.params[1]) for m in ann.messages()],
+                         [("421", "FROBNICATE")])
+
+    def test_inputTooLong(self):
+        """
+        A message over 512 bytes (tags apart) is 417, and so is a line
+        over the whole limit; the next line is handled.
+        """
+        ann = self.chat.irc("ann")
+        ann.send("PRIVMSG #a :" + "x" * 600, b"x" * (MAX_LINE + 10), "PING a")
+        self.assertEqual(ann.commands(), ["417", "417", "PONG"])
+
+    def test_invalidUTF8(self):
+        """
+        A PRIVMSG that is not UTF-8 is refused with FAIL INVALID_UTF8.
+        """
+        ann = self.chat.irc("ann")
+        ann.send("JOIN #a")
+        ann.messages()
+        ann.send(b"PRIVMSG #a :caf\xe9", b"NOTICE #a :caf\xe9")
+        self.assertEqual([m.params[:2] for m in ann.messages()], [["PRIVMSG", "INVALID_UTF8"]])
+
+    def test_overTheRateIsDelayed(self):
+        """
+        Lines over the rate are not dropped but handled later, as the rate
+        allows; a client that keeps flooding is cut off.
+        """
+        from globalchat.policy import Limits
+        self.chat.admission.limits = limits = Limits(rate=10, burst=5)
+        ann = self.chat.irc()
+        ann.session._rules.limits = limits
+        ann.send(*[f"PING {i}" for i in range(8)])
+        self.assertEqual(len(ann.messages()), 5)
+        self.chat.clock.advance(1)
+        self.assertEqual([m.params[-1] for m in ann.messages()], ["5", "6", "7"])
+        ann.send(*["PING " + "x" * 400] * 200)
+        self.assertEqual(ann.messages()[-1].command, "ERROR")
+        self.assertTrue(ann.transport.disconnecting)
+        self.assertEqual(len(self.chat.strikes), 1)
+
+    def test_noticeNeverAnswered(self):
+        """
+        NOTICE to nobody, or to a channel one is not in, gets no answer.
+        """
+        ann = self.chat.irc("ann")
+        ann.send("NOTICE nobody :hi", "NOTICE #nowhere :hi", "NOTICE", "NOTICE x")
+        self.assertEqual(ann.messages(), [])
+
+    def test_errorNumerics(self):
+        """
+        PRIVMSG's refusals are numerics.
+        """
+        ann = self.chat.irc("ann")
+        self.chat.irc("bob").send("JOIN #b")
+        ann.send("PRIVMSG nobody :hi", "PRIVMSG #b :hi", "PRIVMSG #none :hi", "PRIVMSG",
+                 "PRIVMSG ann")
+        self.assertEqual(ann.commands(), ["401", "404", "403", "411", "412"])
+
+
+class WireTests(SynchronousTestCase):
+    def test_everyLineParses(self):
+        """
+        Every line a registration and a chat produce is a valid message.
+        """
+        chat = IRCChat()
+        ann = chat.irc()
+        ann.send("CAP LS 302", "CAP REQ :server-time message-tags echo-message", "NICK ann",
+                 "USER a 0 * :A", "CAP END", "JOIN #x", "PRIVMSG #x :hi", "TOPIC #x :t")
+        data = ann.raw()
+        self.assertTrue(data.endswith(b"\r\n"))
+        for line in data.split(b"\r\n")[:-1]:
+            self.assertLessEqual(len(parse(line).command), 10)
