@@ -93,10 +93,10 @@ class ConnectionTests(SynchronousTestCase):
         tls = connect(hub, Recorder(kind="tls"))
         connect(hub, Recorder())
         self.assertEqual((hub.counters.open, hub.counters.accepted),
-                         ({"tcp": 1, "tls": 1, "web": 0}, {"tcp": 1, "tls": 1, "web": 0}))
+                         ({"tcp": 1, "tls": 1, "web": 0, "irc": 0}, {"tcp": 1, "tls": 1, "web": 0, "irc": 0}))
         tls.disconnected()
         self.assertEqual((hub.counters.open, hub.counters.accepted),
-                         ({"tcp": 1, "tls": 0, "web": 0}, {"tcp": 1, "tls": 1, "web": 0}))
+                         ({"tcp": 1, "tls": 0, "web": 0, "irc": 0}, {"tcp": 1, "tls": 1, "web": 0, "irc": 0}))
 
     def test_loginsByKind(self):
         """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_irc_channels -*-
+# -*- test-case-name: tests.test_irc_session -*-
 """
 The channel commands: JOIN, PART, TOPIC, NAMES, LIST, KICK and INVITE,
 each a call to the hub answered with the numerics IRC clients expect.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_irc_messaging -*-
+# -*- test-case-name: tests.test_irc_session -*-
 """
 PRIVMSG and NOTICE: messages to channels and to users, stored like every
 other message before anybody sees them.

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_irc_render -*-
+# -*- test-case-name: tests.test_irc_session -*-
 """
 How an IRC client is shown the chat's events (L{IRender}).
 
