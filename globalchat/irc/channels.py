@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
 from globalchat.chat import names
 from globalchat.chat.errors import ChatError
 from globalchat.irc import numerics as N
@@ -101,13 +104,24 @@ class ChannelCommands:
         names.checkRoom(channel)
         if self._hub.bus.room(channel) in session.rooms:
             return
-        self._hub.join(session, channel, key, backlog=False)
-        room = self._hub.bus.room(channel)
-        if room.topic:
-            session.numeric(N.RPL_TOPIC, f"#{room.name}", room.topic)
-        self.names(session, room)
-        if self._hub.backlog and "draft/chathistory" not in session.caps:
-            session.waitFor(self._hub.showHistory(session, room, self._hub.backlog))
+
+        def joined(_: None) -> Deferred[None] | None:
+            room = self._hub.bus.room(channel)
+            if room is None or room not in session.rooms:
+                return None
+            if room.topic:
+                session.numeric(N.RPL_TOPIC, f"#{room.name}", room.topic)
+            self.names(session, room)
+            if self._hub.backlog and "draft/chathistory" not in session.caps:
+                return self._hub.showHistory(session, room, self._hub.backlog)
+            return None
+
+        def refused(failure: Failure) -> None:
+            failure.trap(ChatError)
+            session.refuse(failure.value, channel)
+
+        d = self._hub.join(session, channel, key, backlog=False)
+        session.waitFor(d.addCallback(joined).addErrback(refused))
 
     def irc_PART(self, session: IRCSession, message: Message) -> None:
         need(message, 1)
