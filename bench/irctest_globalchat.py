@@ -1,0 +1,142 @@
+"""
+An irctest controller for C{twistd globalchat --irc}: irctest (the IRC
+conformance suite that Ergo, InspIRCd and ngIRCd are tested with) starts
+the server it tests through a class like this one, once per test.
+
+This module runs inside irctest's own virtual environment (see
+C{bench/irctest.sh}), so it imports only irctest and the standard
+library; the server is started from globalchat's environment, whose
+scripts are in C{$GLOBALCHAT_BIN} (default: C{.venv/bin} of this
+checkout).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional, Tuple, Type
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
+from irctest.runner import NotImplementedByController
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("GLOBALCHAT_BIN", ROOT / ".venv" / "bin"))
+
+#: The account irctest's operator tests log in with (C{OPER operuser operpassword}).
+OPERATOR = ("operuser", "operpassword")
+
+
+class LoopbackPorts:
+    """
+    Servers under test listen on 127.0.0.1 only: irctest's own choice of
+    address is every interface (C{0.0.0.0}), which would put a test server
+    with known passwords on the network.
+    """
+
+    def get_hostname_and_port(self) -> Tuple[str, int]:
+        with self._used_ports() as used:
+            while True:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", 0))
+                    found = s.getsockname()
+                if found not in used:
+                    break
+            used.add(found)
+            self._own_ports.add(found)
+        return found
+
+
+def lineCommand(host: str, port: int, lines: list[str], until: bytes,
+                timeout: float = 10.0) -> bytes:
+    """
+    Say C{lines} on globalchat's line port and read until C{until} (or an
+    C{ERROR} line) arrives: how the controller registers accounts, with
+    the protocol a user of the line port would use.
+
+    @raise RuntimeError: on an C{ERROR} answer or a time-out.
+    """
+    deadline = time.monotonic() + timeout
+    received = b""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall("".join(line + "\n" for line in lines).encode("utf-8"))
+        while until not in received:
+            if b"\nERROR" in b"\n" + received or time.monotonic() > deadline:
+                raise RuntimeError(f"globalchat answered {received!r} to {lines[1:]!r}")
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError(f"globalchat closed after {received!r}")
+            received += chunk
+    return received
+
+
+class GlobalchatController(LoopbackPorts, BaseServerController, DirectoryBasedController):
+    software_name = "globalchat"
+    supported_sasl_mechanisms = {"PLAIN"}
+    supports_sts = False
+
+    def run(self, hostname: str, port: int, *, password: Optional[str], ssl: bool,
+            run_services: bool, faketime: Optional[str],
+            websocket_hostname: Optional[str], websocket_port: Optional[int]) -> None:
+        if websocket_hostname is not None or websocket_port is not None:
+            raise NotImplementedByController("Websocket")
+        if run_services:
+            raise NotImplementedByController("services")
+        assert self.proc is None
+        self.hostname, self.port = hostname, port
+        self.create_config()
+        assert self.directory is not None
+        self.linePort = self.get_hostname_and_port()[1]
+        irc = f"tcp:{port}:interface={hostname}"
+        if ssl:
+            self.gen_ssl()
+            irc = f"ssl:{port}:interface={hostname}:privateKey={self.key_path}:certKey={self.pem_path}"
+        with self.open_file("motd.txt") as f:
+            f.write("globalchat under irctest\n")
+        with self.open_file("operators.txt") as f:
+            f.write(OPERATOR[0] + "\n")
+        options = [
+            "--data-dir", str(self.directory / "data"),
+            "--port", f"tcp:{self.linePort}:interface={hostname}",
+            "--irc", irc,
+            "--motd", str(self.directory / "motd.txt"),
+            "--operators", str(self.directory / "operators.txt"),
+            # irctest connects many clients from 127.0.0.1 and sends without
+            # pause, and some tests try wrong passwords on purpose: limits
+            # meant for the open internet would refuse it mid-test.
+            "--rate", "1000/s", "--burst", "1000", "--connect-rate", "1000/s",
+            "--max-per-ip", "1000", "--ban-time", "1",
+        ]
+        if password is not None:
+            passwordFile = self.directory / "password"
+            subprocess.run([str(BIN / "globalchat-passwd"), str(passwordFile)],
+                           input=password.encode() + b"\n", check=True, timeout=30)
+            options += ["--password-file", str(passwordFile)]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.proc = self.execute(
+            [str(BIN / "twistd"), "-n", "--pidfile=", "globalchat", *options],
+            cwd=str(ROOT), env=env)
+        try:
+            self.wait_for_port()
+            if password is None:
+                self._register(*OPERATOR)
+        except BaseException:
+            # setUp failed: irctest's tearDown will not run to stop it.
+            self.kill()
+            raise
+
+    def _register(self, name: str, password: str) -> None:
+        lineCommand(self.hostname, self.linePort, [name, f"/register {password}"],
+                    until=b"is your account now")
+
+    def registerUser(self, case, username: str, password: Optional[str] = None) -> None:
+        if password is None:
+            raise NotImplementedByController("account registration without a password")
+        self._register(username, password)
+
+
+def get_irctest_controller_class() -> Type[GlobalchatController]:
+    return GlobalchatController
