@@ -221,6 +221,39 @@ class ResumeTests(SynchronousTestCase):
         ])
 
 
+    def test_resumeOnAnotherProcess(self):
+        """
+        A client whose server died without seeing it leave resumes on
+        another server of the same chat (one store, as a cluster shares):
+        it gets back the rooms it was in, as its last /join and /part left
+        them, and what it missed; and with accounts off it can still be
+        sent private messages there.
+        """
+        store = MemoryStore()
+        first = Hub(store=store, now=lambda: NOON)
+        users = Users(first)
+        users.login("@tags John")
+        users.say("@tags John", "/join dev")
+        users.say("@tags John", "/join tmp")
+        users.say("@tags John", "/part tmp")
+        # The first server dies here: nobody sees John leave.
+        second = Hub(store=store, now=lambda: NOON)
+        others = Users(second)
+        others.login("Ann")
+        others.say("Ann", "/join dev")
+        others.say("Ann", "missed in dev")
+        others.say("Ann", "/msg John kept for you")
+        self.assertEqual(others.lines("Ann")[-1:], ["PRIV <Ann> @John kept for you"])
+        john = Recorder()
+        connect(second, john).lineReceived("@resume=0 John")
+        self.assertEqual(john.lines(), [
+            "Hello Good morning !!!! ::: John",
+            "JOIN #lobby John",
+            "JOIN #dev John",
+            "@id=1 HIST 2026-11-27T18:00:00Z MSG #dev <Ann> missed in dev",
+            "@id=2 HIST 2026-11-27T18:00:00Z PRIV <Ann> @John kept for you",
+        ])
+
     def test_resumeBounded(self):
         """
         However much a client missed, resuming shows at most the newest

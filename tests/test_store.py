@@ -151,6 +151,18 @@ class BehaviourMixin:
             self.assertEqual(await store.takePending("bob"), [])
         return ensureDeferred(go())
 
+    def test_knownLookedUp(self):
+        """
+        What was last remembered of a name is found by its key.
+        """
+        async def go():
+            store = self.open()
+            await store.remember("bob", Known("Bob", ("lobby", "dev")), 5.0)
+            await store.remember("bob", Known("BOB", ("dev",)), 6.0)
+            self.assertEqual(await store.known("bob"), Known("BOB", ("dev",)))
+            self.assertIsNone(await store.known("carl"))
+        return ensureDeferred(go())
+
     def test_retention(self):
         """
         Pruning by age and by count per room keeps the newest messages and

@@ -144,17 +144,31 @@ class Hub:
             session.answer(motd)
         owner = self._owner(session)
         known = self._known.pop(owner, None) if owner is not None else None
+        if known is None and owner is not None and session.resumeFrom is not None:
+            # It may have left another process of the same chat.
+            found = self.store.known(owner)
+        else:
+            found = succeed(known)
+        session.waitFor(found.addCallback(self._enterRooms, session, owner))
+
+    def _enterRooms(self, known: Known | None, session: Session,
+                    owner: str | None) -> Deferred[None]:
+        """
+        Put a session that just logged in in its rooms: those it was in
+        (C{known}) when it is resuming, else the default one; then show it
+        what it missed.
+        """
         rooms = (self.defaultRoom,) if session.joinsDefaultRoom else ()
         if session.resumeFrom is not None and known is not None and known.rooms:
             rooms = [room for room in known.rooms if self.moderation is None
                      or self.moderation.readable(session, names.key(room))]
         if owner is not None:
-            self._remember(name, known.rooms if known is not None else (), away=False)
+            self._remember(session.name, known.rooms if known is not None else (), away=False)
         entered = gatherResults([self.bus.enter(session, room) for room in rooms],
                                 consumeErrors=True)
         entered.addErrback(_firstError)
-        entered.addCallback(lambda _: self._catchUp(session, self._missed(session, owner)))
-        session.waitFor(entered)
+        return entered.addCallback(
+            lambda _: self._catchUp(session, self._missed(session, owner)))
 
     def _missed(self, session: Session, owner: str | None) -> Deferred[list[Message]]:
         """
@@ -224,6 +238,14 @@ class Hub:
         self.store.remember(key, known, self._now()).addErrback(
             lambda f: self.log.failure("remembering {name} failed", f, name=name))
 
+    def _rememberRooms(self, session: Session) -> None:
+        """
+        Keep the rooms C{session} is in now, so that it gets them back
+        when it resumes even if this process dies without seeing it leave.
+        """
+        if self._owner(session) is not None:
+            self._remember(session.name, [room.name for room in session.rooms], away=False)
+
     def _catchUp(self, session: Session, stored: Deferred[list[Message]]) -> Deferred[None]:
         """
         Show C{session} the stored messages C{stored} brings, as history,
@@ -276,6 +298,7 @@ class Hub:
                 room.topic = record.topic
             if not new or not backlog:
                 return None
+            self._rememberRooms(session)
             return self._catchUp(session, self.store.history(room.key, self.backlog))
 
         return self.bus.enter(session, name).addCallback(entered)
@@ -296,6 +319,7 @@ class Hub:
         if room not in session.rooms:
             raise ChatError(f"you are not in #{room.name}", "not-in-room")
         self.bus.leave(session, room, balanceBidi(reason), by)
+        self._rememberRooms(session)
         self._closedIfEmpty([room.name])
 
     def _closedIfEmpty(self, rooms: Iterable[str]) -> None:
@@ -337,7 +361,7 @@ class Hub:
                 self.moderation.renamed(old, new)
             if self._owner(session) is not None:
                 self._remember(old, (), away=True)
-                self._remember(new, (), away=False)
+                self._remember(new, [room.name for room in session.rooms], away=False)
             self.log.info("{old} is now {new}", old=old, new=new)
 
         return self.bus.rename(session, new).addCallback(renamed)
@@ -415,13 +439,21 @@ class Hub:
                                 "while away", "no-user")
             submit()
 
+        def remembered(known: Known | None) -> None:
+            if known is None:
+                raise ChatError(f"no user called {target} is connected or has ever logged "
+                                "in here", "no-user")
+            # Away, then: known here from now on, as those who left here are.
+            self._known[key] = known
+            submit()
+
         def located(display: str | None) -> Deferred[None] | None:
             # Online elsewhere (on another node of a cluster).
             if display is not None:
                 return submit()
             if self.accounts is None:
-                raise ChatError(f"no user called {target} is connected or has ever logged "
-                                "in here", "no-user")
+                # Known, perhaps, from another node of a cluster.
+                return self.store.known(key).addCallback(remembered)
             return self.accounts.find(target).addCallback(found)
 
         return self.bus.online(target).addCallback(located)

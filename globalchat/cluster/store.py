@@ -230,9 +230,6 @@ class RedisStore(RedisAccounts):
         return d.addCallback(lambda _: None)
 
     def known(self, key: str) -> Deferred[Known | None]:
-        """
-        What is known of the name C{key}, whichever node it last left.
-        """
         def found(record: str | None) -> Known | None:
             if record is None:
                 return None

@@ -125,6 +125,13 @@ class IMessageStore(Interface):
         Record that the name C{key} logged in or left.
         """
 
+    def known(key: str) -> Deferred[Known | None]:
+        """
+        What was last remembered of the name C{key}, or C{None}: for a
+        store that several processes share, the names that left (or
+        whose process died) on another.
+        """
+
     def prune(before: float | None, keepPerRoom: int | None) -> Deferred[int]:
         """
         Delete room messages older than C{before} or beyond the newest

@@ -32,6 +32,7 @@ class MemoryStore:
         self._private: dict[str, list[Message]] = defaultdict(list)
         self._byClientId: dict[tuple[str, str], Message] = {}
         self._pending: dict[str, dict[int, Message]] = defaultdict(dict)
+        self._known: dict[str, Known] = {}
         self._accounts: dict[str, Account] = {}
         self._skeletons: dict[str, str] = {}
         self._certificates: dict[str, str] = {}
@@ -90,7 +91,11 @@ class MemoryStore:
         return succeed([kept[i] for i in sorted(kept)])
 
     def remember(self, key: str, known: Known, now: float) -> Deferred[None]:
+        self._known[key] = known
         return succeed(None)
+
+    def known(self, key: str) -> Deferred[Known | None]:
+        return succeed(self._known.get(key))
 
     def prune(self, before: float | None, keepPerRoom: int | None) -> Deferred[int]:
         removed = 0

@@ -209,6 +209,11 @@ class _Database(AccountTables):
             " seen = excluded.seen, rooms = excluded.rooms",
             (key, known.display, now, json.dumps(list(known.rooms))))
 
+    def knownName(self, key: str) -> Known | None:
+        row = self._db.execute("SELECT display, rooms FROM known WHERE name = ?",
+                               (key,)).fetchone()
+        return None if row is None else Known(row[0], tuple(json.loads(row[1])))
+
     def prune(self, before: float | None, keepPerRoom: int | None) -> int:
         removed = 0
         with self._transaction():
@@ -352,6 +357,9 @@ class MessageStore(AccountCalls):
 
     def remember(self, key: str, known: Known, now: float) -> Deferred[None]:
         return self._call("remember", key, known, now)
+
+    def known(self, key: str) -> Deferred[Known | None]:
+        return self._call("knownName", key)
 
     def prune(self, before: float | None, keepPerRoom: int | None) -> Deferred[int]:
         return self._call("prune", before, keepPerRoom)
