@@ -6,6 +6,7 @@ from pathlib import Path
 
 from OpenSSL import crypto
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from zope.interface import implementer
 
 from twisted.internet.defer import maybeDeferred
@@ -33,17 +34,29 @@ class Recorder:
     A connection that keeps what it is sent.
     """
 
-    def __init__(self, peer="127.0.0.1:1", certificate=None, kind="tcp"):
+    def __init__(self, peer="127.0.0.1:1", certificate=None, kind="tcp", clock=None):
         self.peer = peer
         self.host = peer.rpartition(":")[0]
         self.certificate = certificate
         self.kind = kind
-        self.data = []
+        #: The clock of the admission it connects through: reading what
+        #: it was sent first ends the turn, when sessions write.
+        self.clock = clock
+        self._data = []
         self.closed = False
         self.aborted = False
 
+    @property
+    def data(self):
+        """
+        What it was sent, one item per write, once the turn is over.
+        """
+        if self.clock is not None:
+            self.clock.advance(0)
+        return self._data
+
     def write(self, data):
-        self.data.append(data)
+        self._data.append(data)
 
     def close(self):
         self.closed = True
@@ -60,11 +73,32 @@ class Recorder:
         return text.splitlines()
 
 
+class TurnTransport(StringTransport):
+    """
+    A L{StringTransport} read as a client would find it once the reactor's
+    turn is over: sessions write what they were sent in a turn at its end
+    (L{globalchat.chat.output}).
+    """
+
+    def __init__(self, clock, **kwargs):
+        self.clock = clock
+        super().__init__(**kwargs)
+
+    def value(self):
+        self.clock.advance(0)
+        return super().value()
+
+    def clear(self):
+        self.clock.advance(0)
+        super().clear()
+
+
 def connect(hub, connection, identity=None):
     """
     A session of C{hub} for C{connection}, as a transport would make one.
     """
-    return Admission(hub, identity, GENEROUS, Clock()).connect(connection)
+    clock = connection.clock = connection.clock or Clock()
+    return Admission(hub, identity, GENEROUS, clock).connect(connection)
 
 
 def clientCertificate(directory, name):
@@ -98,7 +132,7 @@ class Chat:
         self.admission.strike = self.strikes.append
 
     def connect(self, *lines, host="198.51.100.9", certificate=None):
-        recorder = Recorder(peer=f"{host}:4000", certificate=certificate)
+        recorder = Recorder(peer=f"{host}:4000", certificate=certificate, clock=self.clock)
         session = self.admission.connect(recorder)
         for line in lines:
             session.lineReceived(line)
@@ -162,5 +196,11 @@ class HeldStore:
         Carry out every call held so far, in order.
         """
         while self.held:
-            method, args, d = self.held.pop(0)
-            method(*args).chainDeferred(d)
+            self.step()
+
+    def step(self):
+        """
+        Carry out the oldest call held.
+        """
+        method, args, d = self.held.pop(0)
+        method(*args).chainDeferred(d)

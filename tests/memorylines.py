@@ -45,8 +45,9 @@ class LinesInMemory:
 
     def read(self) -> list[str]:
         """
-        The lines received since the last read.
+        The lines received since the last read, once the turn is over.
         """
+        self._admission.output.flush()
         lines, self.received = self.received, []
         return lines
 

@@ -75,11 +75,13 @@ class BusTests(SynchronousTestCase):
         for member in (ann, bob, cy):
             self.bus.enter(member, "tea")
         self.bus.enter(dee, "coffee")
-        for session in (ann, cy, dee):
-            self.lines(session)
+        for session in (ann, bob, cy, dee):
+            session.connection.clock.advance(0)
+            session.connection._data.clear()
         self.flushLoggedErrors(OSError)
         message = Message(0.0, "tea", "Ann", None, "msg", "hi", id=1)
         self.bus.publish([message], "tea")
+        bob.connection.clock.advance(0)
         self.assertEqual((self.lines(ann), self.lines(cy), self.lines(dee)),
                          (["MSG #tea <Ann> hi"], ["MSG #tea <Ann> hi"], []))
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)

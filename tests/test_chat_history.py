@@ -321,6 +321,49 @@ class OrderTests(SynchronousTestCase):
         self.assertEqual(self.users.recorders["Bob"].data, [
             b"MSG #lobby <Ann> m0\r\nMSG #lobby <Ann> m1\r\nMSG #lobby <Ann> m2\r\n"])
 
+    def test_storedTogetherWhileBusy(self):
+        """
+        Messages sent while a store write is under way wait for it, then
+        go to the store in one write, whoever sent them and in however many
+        reads; nobody, their senders included, is shown a message before
+        it is stored, and each member gets the lot in one write.
+        """
+        self.users.say("Ann", "first")
+        self.users.say("Ann", "second")
+        self.users.say("Bob", "third")
+        self.assertEqual(len(self.store.held), 1)
+        self.assertEqual((self.users.lines("Ann"), self.users.lines("Bob")), ([], []))
+        self.store.step()
+        self.assertEqual((self.users.lines("Ann"), self.users.lines("Bob")),
+                         (["MSG #lobby <Ann> first"], ["MSG #lobby <Ann> first"]))
+        [(_, (drafts,), _)] = self.store.held
+        self.assertEqual([draft.text for draft in drafts], ["second", "third"])
+        self.store.step()
+        self.assertEqual(self.users.recorders["Ann"].data, [
+            b"MSG #lobby <Ann> second\r\nMSG #lobby <Bob> third\r\n"])
+
+    def test_batchNotStored(self):
+        """
+        When a write of messages from several senders fails, each sender
+        is told so, nobody is shown them, and the next messages are stored.
+        """
+        self.users.say("Ann", "first")
+        self.store._store.append = lambda drafts: fail(OSError("disk full"))
+        self.users.say("Ann", "second")
+        self.users.say("Bob", "third")
+        self.users.say("Bob", "/who")
+        self.store.step()
+        self.users.clear()
+        self.store.step()
+        error = "ERROR your message could not be stored; send it again"
+        self.assertEqual(self.users.lines("Ann"), [error])
+        self.assertEqual(self.users.lines("Bob"), [error, "WHO #lobby Ann Bob", "OK /who"])
+        self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
+        del self.store._store.append
+        self.users.say("Bob", "fourth")
+        self.store.release()
+        self.assertEqual(self.users.lines("Ann"), ["MSG #lobby <Bob> fourth"])
+
     def test_joinWhileMessagesArrive(self):
         """
         A message stored while a joiner's backlog is read is shown to it

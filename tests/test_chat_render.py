@@ -92,7 +92,7 @@ class TwoProtocolsTests(SynchronousTestCase):
         self.bobLines.lines()
 
     def connectShouting(self, name):
-        recorder = Recorder(peer="198.51.100.9:4001")
+        recorder = Recorder(peer="198.51.100.9:4001", clock=self.chat.clock)
         session = self.chat.admission.connect(recorder, ShoutingSession)
         session.lineReceived(name)
         return session, recorder

@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from twisted.internet.address import IPv4Address, UNIXAddress
 from twisted.internet.defer import succeed
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -31,7 +30,7 @@ from globalchat.server import ChatFactory
 from globalchat.store.memory import MemoryStore
 from globalchat.web.gate import Gate
 from globalchat.web.site import ChatSite
-from tests.chatfakes import Chat
+from tests.chatfakes import TurnTransport, Chat
 from tests.test_expose_mapper import FakeMapper, mapping
 from tests.webclient import BINARY, Browser
 
@@ -79,7 +78,7 @@ class Door:
         protocol = self.factory.buildProtocol(address)
         if protocol is None:
             return None, None
-        transport = StringTransport(peerAddress=address)
+        transport = TurnTransport(self.clock, peerAddress=address)
         protocol.makeConnection(transport)
         if name is not None:
             protocol.dataReceived(name + b"\n")

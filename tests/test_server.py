@@ -5,6 +5,7 @@ connection, over L{StringTransport}.
 
 from hypothesis import given, settings, strategies as st
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.internet.error import ConnectionDone
 from twisted.logger import globalLogPublisher
@@ -14,6 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from globalchat.chat.admission import Admission
 from globalchat.chat.hub import Hub
 from globalchat.server import ChatFactory, describePeer
+from tests.chatfakes import TurnTransport
 
 
 class ServerTests(SynchronousTestCase):
@@ -22,11 +24,13 @@ class ServerTests(SynchronousTestCase):
     """
 
     def setUp(self):
-        self.factory = ChatFactory(Admission(Hub()), maxLineLength=16)
+        self.clock = Clock()
+        self.factory = ChatFactory(Admission(Hub(), clock=self.clock), maxLineLength=16)
 
     def connect(self, port=40000):
         protocol = self.factory.buildProtocol(None)
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.7", port))
+        transport = TurnTransport(self.clock,
+                                  peerAddress=IPv4Address("TCP", "198.51.100.7", port))
         protocol.makeConnection(transport)
         return protocol, transport
 

@@ -7,7 +7,6 @@ L{StringTransport}: no sleeping, no sockets.
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,6 +15,7 @@ from globalchat.chat.admission import Admission
 from globalchat.chat.hub import Hub
 from globalchat.policy import Limits, parseNetwork
 from globalchat.server import ChatFactory
+from tests.chatfakes import TurnTransport
 
 
 class LimitsTests(SynchronousTestCase):
@@ -40,7 +40,7 @@ class LimitsTests(SynchronousTestCase):
         protocol = factory.buildProtocol(address)
         if protocol is None:
             return None, None
-        transport = StringTransport(peerAddress=address)
+        transport = TurnTransport(self.clock, peerAddress=address)
         protocol.makeConnection(transport)
         return protocol, transport
 

@@ -40,7 +40,7 @@ class WebSocketTests(SynchronousTestCase):
         return [e for e in self.events if e.get("security") == kind]
 
     def loggedIn(self, name="Ann", **connection):
-        browser = Browser(self.site, **connection)
+        browser = Browser(self.site, clock=self.clock, **connection)
         answer = browser.open()
         self.assertTrue(answer.startswith(b"HTTP/1.1 101 "), answer)
         browser.type(name)
@@ -52,7 +52,7 @@ class WebSocketTests(SynchronousTestCase):
         A page of the server itself opens a WebSocket (no subprotocol);
         its first line is the name, answered one line per text frame.
         """
-        browser = Browser(self.site)
+        browser = Browser(self.site, clock=self.clock)
         answer = browser.open()
         self.assertTrue(answer.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), answer)
         self.assertIn(b"Sec-WebSocket-Accept: " + ACCEPT, answer)
@@ -65,7 +65,7 @@ class WebSocketTests(SynchronousTestCase):
         A page of another site cannot open a chat: 403, no session, and a
         security event.
         """
-        browser = Browser(self.site)
+        browser = Browser(self.site, clock=self.clock)
         answer = browser.open(origin="https://evil.example")
         self.assertTrue(answer.startswith(b"HTTP/1.1 403 "), answer)
         self.assertEqual(len(self.security("bad-origin")), 1)
@@ -79,8 +79,8 @@ class WebSocketTests(SynchronousTestCase):
         """
         self.site = self.makeSite(Gate(origins=["https://friends.example"]))
         for origin in ("https://friends.example", None):
-            self.assertTrue(Browser(self.site).open(origin).startswith(b"HTTP/1.1 101 "))
-        self.assertTrue(Browser(self.site).open("https://chat.example:8080")
+            self.assertTrue(Browser(self.site, clock=self.clock).open(origin).startswith(b"HTTP/1.1 101 "))
+        self.assertTrue(Browser(self.site, clock=self.clock).open("https://chat.example:8080")
                         .startswith(b"HTTP/1.1 403 "))
 
     def test_linesBothWays(self):
@@ -190,7 +190,7 @@ class WebSocketTests(SynchronousTestCase):
         """
         self.site = self.makeSite(maxPerIP=1)
         LinesInMemory(self.admission, host="198.51.100.7").type("Bob")
-        browser = Browser(self.site)
+        browser = Browser(self.site, clock=self.clock)
         head, _, data = browser.open().partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 101 "))
         opcodes, payloads = zip(*frames(data))
@@ -202,7 +202,7 @@ class WebSocketTests(SynchronousTestCase):
         A denied address is refused before the page is even served.
         """
         self.site = self.makeSite(deny=parseNetwork("198.51.100.0/24"))
-        self.assertIsNone(Browser(self.site).protocol)
+        self.assertIsNone(Browser(self.site, clock=self.clock).protocol)
         self.assertEqual(len(self.security("refused")), 1)
 
     def test_trustedProxy(self):
@@ -213,15 +213,15 @@ class WebSocketTests(SynchronousTestCase):
         """
         self.site = self.makeSite(Gate(proxies=parseNetwork("127.0.0.1")),
                                   deny=parseNetwork("203.0.113.66"))
-        proxied = Browser(self.site, host="127.0.0.1")
+        proxied = Browser(self.site, clock=self.clock, host="127.0.0.1")
         proxied.open(X_Forwarded_For="192.0.2.9, 198.51.100.20")
         proxied.type("Ann")
         session, = self.admission._sessions
         self.assertEqual(session.connection.host, "198.51.100.20")
         self.assertIn("198.51.100.20 via 127.0.0.1", session.connection.peer)
-        direct = Browser(self.site, host="198.51.100.8")
+        direct = Browser(self.site, clock=self.clock, host="198.51.100.8")
         direct.open(X_Forwarded_For="192.0.2.77")
         self.assertEqual({s.connection.host for s in self.admission._sessions},
                          {"198.51.100.20", "198.51.100.8"})
-        denied = Browser(self.site, host="127.0.0.1", port=40001)
+        denied = Browser(self.site, clock=self.clock, host="127.0.0.1", port=40001)
         self.assertTrue(denied.open(X_Forwarded_For="203.0.113.66").startswith(b"HTTP/1.1 403 "))

@@ -10,10 +10,11 @@ import struct
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
-from twisted.internet.testing import StringTransport
+from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from globalchat.web.site import ChatSite
+from tests.chatfakes import TurnTransport
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
 #: What RFC 6455 says the server answers to L{KEY}.
@@ -22,10 +23,11 @@ ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 TEXT, BINARY, CLOSE = 1, 2, 8
 
 
-class Transport(StringTransport):
+class Transport(TurnTransport):
     """
     A L{StringTransport} that, like TCP and TLS transports, lets a
-    protocol unregister a producer it did not register.
+    protocol unregister a producer it did not register, read once the
+    turn of the clock it is given is over.
     """
 
     def unregisterProducer(self) -> None:
@@ -72,10 +74,11 @@ class Browser:
     @ivar protocol: the connection's protocol (C{None} if refused at once).
     """
 
-    def __init__(self, site: ChatSite, host: str = "198.51.100.7", port: int = 40000) -> None:
+    def __init__(self, site: ChatSite, host: str = "198.51.100.7", port: int = 40000,
+                 clock: Clock | None = None) -> None:
         address = IPv4Address("TCP", host, port)
-        self.transport = Transport(peerAddress=address,
-                                         hostAddress=IPv4Address("TCP", "192.0.2.1", 8080))
+        self.transport = Transport(clock or Clock(), peerAddress=address,
+                                   hostAddress=IPv4Address("TCP", "192.0.2.1", 8080))
         self.protocol = site.buildProtocol(address)
         if self.protocol is not None:
             self.protocol.makeConnection(self.transport)

@@ -14,6 +14,7 @@ from twisted.logger import Logger
 
 from globalchat.chat.hub import Hub
 from globalchat.chat.connection import IConnection
+from globalchat.chat.output import TurnOutput
 from globalchat.chat.session import Session
 from globalchat.identity.portal import Identity
 from globalchat.policy import MAX_TRACKED, Gatekeeper, Limits
@@ -30,6 +31,7 @@ class Admission(Service):
     @ivar identity: what a client must show to log in.
     @ivar limits: the configured limits.
     @ivar clock: the time every rule is measured with.
+    @ivar output: writes what every session was sent in a turn at its end.
     """
 
     log = Logger()
@@ -42,6 +44,8 @@ class Admission(Service):
         self.identity = identity if identity is not None else Identity.forServer(hub)
         self.limits = limits if limits is not None else Limits()
         self.clock = clock
+        #: Every session's bytes of one turn, written once at its end.
+        self.output = TurnOutput(clock)
         self._gatekeeper = Gatekeeper(clock, self.limits)
         self._sessions: set[Session] = set()
         #: When each (address, reason) refusal was last logged, and how

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.test_chat_history -*-
 """
 The path of a message: stored first, with the other messages of the same
-read, then formatted once and handed to the bus for its recipients.
+read and those that came while the store was busy, then formatted once
+and handed to the bus for its recipients.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class MessagePipeline:
         self._now = now
         self._drafts: list[tuple[Session, Message]] = []
         self._batching = 0
+        #: Whether a store write is under way: what comes meanwhile waits
+        #: for it, and goes in the next write, together.
+        self._storing = False
 
     def submit(self, session: Session, draft: Message) -> None:
         """
@@ -49,6 +53,7 @@ class MessagePipeline:
         """
         draft.text = balanceBidi(draft.text)
         session.submitted()
+        self._counters.storeWaiting += 1
         self._drafts.append((session, draft))
 
     @contextmanager
@@ -68,18 +73,29 @@ class MessagePipeline:
     def lineDone(self) -> None:
         """
         A line was handled: store what it said, unless more lines of the
-        same batch follow.
+        same batch follow, or a store write is under way (then with the
+        messages that come meanwhile, once it is done: under load, one
+        transaction and one fan-out per room for everything that arrived
+        in that time, instead of one per read).
         """
-        if self._batching or not self._drafts:
+        if self._batching or self._storing or not self._drafts:
             return
         batch, self._drafts = self._drafts, []
-        self._counters.storeWaiting += len(batch)
+        self._storing = True
         started = self._now()
         d = self._store.append([draft for _, draft in batch])
         d.addBoth(self._stored, started, len(batch))
         d.addCallbacks(self._deliver, self._notStored, callbackArgs=(batch,),
                        errbackArgs=(batch,))
         d.addErrback(lambda f: self.log.failure("delivering messages failed", f))
+        d.addCallback(self._next)
+
+    def _next(self, _: None) -> None:
+        """
+        A store write and its delivery are done: store what came meanwhile.
+        """
+        self._storing = False
+        self.lineDone()
 
     def _stored(self, result: object, started: float, count: int) -> object:
         """

@@ -25,6 +25,12 @@ LOGGED_REFUSALS = 3
 #: (L{Limits.slowGrace}) before it is dropped at once.
 SLOW_HARD_LIMIT = 4
 
+#: Bytes of one turn's output (L{globalchat.chat.output}) a session
+#: queues before it hands them to the transport at once: what a Twisted
+#: transport buffers before it pauses a client that does not read, so
+#: that the pause comes no later than one such buffer.
+HANDOVER_SIZE = 64 * 1024
+
 
 class Rules:
     """
@@ -32,7 +38,7 @@ class Rules:
     """
 
     __slots__ = ("limits", "_bucket", "_drops", "_connectedAt", "_lastHeard", "_paused",
-                 "_pausedAt", "_unsent", "refusals")
+                 "_pausedAt", "_unsent", "_queued", "refusals")
 
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
@@ -43,7 +49,12 @@ class Rules:
         self._connectedAt = self._lastHeard = now
         self._paused = False
         self._pausedAt = 0.0
+        #: Bytes queued since the client stopped reading.
         self._unsent = 0
+        #: Bytes queued while it was reading, not yet handed to the
+        #: transport (L{globalchat.chat.output}): not owed, as a
+        #: transport's buffer takes them before it pauses.
+        self._queued = 0
         #: Refused lines (too long, say) so far, for the log's sake.
         self.refusals = 0
 
@@ -115,24 +126,47 @@ class Rules:
 
     def owe(self, size: int) -> bool:
         """
-        Count C{size} bytes written to a client that may not be reading.
+        Count C{size} bytes queued for the client.
 
-        @return: whether it is paused (so the bytes are owed).
+        @return: whether there is back-pressure to act on: the client is
+            paused (so the bytes are owed), or what is queued for the end
+            of the turn reached L{HANDOVER_SIZE}.
         """
         if self._paused:
             self._unsent += size
-        return self._paused
+            return True
+        self._queued += size
+        return self._queued >= HANDOVER_SIZE
+
+    def handedOver(self) -> None:
+        """
+        The queued bytes went to the transport, whose buffer now holds
+        them and pauses the client if it is not reading.
+        """
+        self._queued = 0
 
     @property
     def owed(self) -> int:
         """
-        Bytes written since the client stopped reading.
+        Bytes queued since the client stopped reading.
         """
         return self._unsent
 
+    @property
+    def notReading(self) -> bool:
+        """
+        Whether the client stopped reading.
+        """
+        return self._paused
+
     def tooSlow(self, now: float) -> int | None:
         """
-        How many bytes the client is owed, if that is more than it may be.
+        How many bytes the client is owed, if that is more than it may be:
+        more than L{SLOW_HARD_LIMIT} times C{--max-send-buffer} at any
+        moment, or more than C{--max-send-buffer} after L{Limits.slowGrace}
+        seconds of not reading.  Bytes queued for the end of the turn
+        count from the moment they are queued, not when they reach the
+        transport.
         """
         limits = self.limits
         if self._paused and (self._unsent > SLOW_HARD_LIMIT * limits.maxSendBuffer or (
@@ -225,6 +259,7 @@ class Policed:
         self.log.warn("{peer} dropped: it stopped reading ({size} bytes unsent)",
                       peer=self.connection.peer, size=owed, security="slow-reader")
         self._closed = True
+        self._out = None
         self.connection.abort()
         return True
 

@@ -63,7 +63,7 @@ class Session(Policed):
 
     __slots__ = ("_hub", "_admission", "connection", "name", "rooms", "current", "gone",
                  "render", "resumeFrom", "certified", "account", "ignoring", "_logout", "_pendingName", "_held",
-                 "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed")
+                 "_busy", "_inflight", "_catchup", "_releasing", "_rules", "_closed", "_out")
 
     def __init__(self, admission: Admission, connection: IConnection, now: float) -> None:
         self._hub = admission.hub
@@ -95,6 +95,9 @@ class Session(Policed):
         self._releasing = False
         self._rules = Rules(admission.limits, now)
         self._closed = False
+        #: What it was sent in this turn, written once the turn is over
+        #: (L{globalchat.chat.output}); C{None} when nothing is queued.
+        self._out: list[bytes] | None = None
 
     # -- lines in --------------------------------------------------------
 
@@ -305,15 +308,41 @@ class Session(Policed):
         self.gone = True
         if not self._closed:
             self._closed = True
+            self.flush()
             self.connection.close()
 
     def _write(self, data: bytes) -> None:
+        """
+        Queue C{data} for the end of the turn, counted against the
+        slow-reader bound while it waits.
+        """
         if self._closed:
             return
-        if self._rules.owe(len(data)) and self._tooSlow(self._admission.clock.seconds()):
+        rules = self._rules
+        pressed = rules.owe(len(data))
+        if pressed and rules.notReading and self._tooSlow(self._admission.clock.seconds()):
             return
         self._hub.counters.bytesOut += len(data)
-        self.connection.write(data)
+        out = self._out
+        if out is None:
+            self._out = [data]
+            self._admission.output.queued(self)
+        else:
+            out.append(data)
+        if pressed and not rules.notReading:
+            # As much as a transport buffers before it pauses a client
+            # that does not read: hand it over now, so that it can.
+            self.flush()
+
+    def flush(self) -> None:
+        """
+        Write what was queued in this turn, in one write: joined, or the
+        very bytes every other recipient of a fan-out got.
+        """
+        out, self._out = self._out, None
+        if out:
+            self._rules.handedOver()
+            self.connection.write(out[0] if len(out) == 1 else b"".join(out))
 
     # -- waiting ---------------------------------------------------------
 
@@ -399,6 +428,7 @@ class Session(Policed):
         self._closed = True
         self.gone = True
         self._held = None
+        self._out = None
         self._admission.disconnected(self)
         if self._rules.refusals > LOGGED_REFUSALS:
             self.log.info("{peer}: {count} more refused lines not logged",

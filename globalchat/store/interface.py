@@ -89,9 +89,10 @@ class IMessageStore(Interface):
 
     def append(drafts: list[Message]) -> Deferred[list[tuple[Message, bool]]]:
         """
-        Store C{drafts} in order; fires with each stored message and
-        whether it duplicates one stored before (same sender and client
-        id: then the earlier message is returned, not stored again).
+        Store C{drafts} in order; fires with each stored message (the
+        draft itself, its id set, or a copy) and whether it duplicates one
+        stored before (same sender and client id: then the earlier message
+        is returned, not stored again).
         """
 
     def history(room: str, limit: int) -> Deferred[list[Message]]:

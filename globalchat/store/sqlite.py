@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from itertools import groupby
+from operator import attrgetter
 from typing import Callable, TypeVar
 
 from twisted.internet.defer import Deferred, succeed
@@ -73,6 +74,9 @@ _MIGRATIONS: dict[int, list[str]] = {
 }
 
 _COLUMNS = "time, room, sender, recipient, kind, text, client_id, id"
+
+#: A draft's values for an INSERT, in the order of its columns.
+_VALUES = attrgetter("time", "room", "sender", "recipient", "kind", "text", "clientId")
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[Message]:
@@ -162,18 +166,19 @@ class _Database(AccountTables):
         return self._insert([draft])[0], False
 
     def _insert(self, drafts: list[Message]) -> list[Message]:
+        # One prepared statement (the connection caches it) for the run;
+        # the rows' values are picked in C, not one tuple built per row.
         self._db.executemany(
             "INSERT INTO messages (time, room, sender, recipient, kind, text, client_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(d.time, d.room, d.sender, d.recipient, d.kind, d.text, d.clientId)
-             for d in drafts])
+            " VALUES (?, ?, ?, ?, ?, ?, ?)", map(_VALUES, drafts))
         self.rows += len(drafts)
         # One connection writes, in one transaction, and AUTOINCREMENT
         # gives each row the next id: the run's ids end at the last one.
+        # The drafts become the stored messages: nobody else holds them.
         last = self._db.execute("SELECT last_insert_rowid()").fetchone()[0]
-        first = last - len(drafts) + 1
-        return [Message(d.time, d.room, d.sender, d.recipient, d.kind, d.text, d.clientId,
-                        first + i) for i, d in enumerate(drafts)]
+        for messageId, draft in enumerate(drafts, last - len(drafts) + 1):
+            draft.id = messageId
+        return drafts
 
     def history(self, room: str, limit: int) -> list[Message]:
         rows = _rows(self._db.execute(
