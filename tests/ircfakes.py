@@ -4,11 +4,10 @@ protocol, beside line-protocol clients of the same hub.
 """
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
 
 from globalchat.irc.message import parse
 from globalchat.irc.transport import ircFactory
-from tests.chatfakes import Chat
+from tests.chatfakes import Chat, TurnTransport
 
 
 class IRCClient:
@@ -16,8 +15,8 @@ class IRCClient:
     One IRC client: C{send} lines, read the parsed messages it got.
     """
 
-    def __init__(self, factory, host="198.51.100.7", port=5000, certificate=None):
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, port))
+    def __init__(self, factory, clock, host="198.51.100.7", port=5000, certificate=None):
+        self.transport = TurnTransport(clock, peerAddress=IPv4Address("TCP", host, port))
         if certificate is not None:
             self.transport.getPeerCertificate = lambda: certificate
         self.protocol = factory.buildProtocol(self.transport.getPeer())
@@ -71,7 +70,7 @@ class IRCChat(Chat):
         An IRC client; registered as C{nick}, with C{caps}, if given.
         """
         self._ports += 1
-        client = IRCClient(self.factory, host, self._ports, certificate)
+        client = IRCClient(self.factory, self.clock, host, self._ports, certificate)
         if nick is not None:
             lines = []
             if caps:

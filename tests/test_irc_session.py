@@ -4,11 +4,11 @@ with line-protocol clients in the same rooms, within the same limits.
 """
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from globalchat.irc.message import MAX_LINE, parse
 from globalchat.server import ChatFactory
+from tests.chatfakes import TurnTransport
 from tests.ircfakes import IRCChat
 
 
@@ -56,7 +56,8 @@ class CrossProtocolTests(SynchronousTestCase):
         """
         self.ann.send("JOIN #lobby")
         self.ann.messages()
-        transport = StringTransport(peerAddress=IPv4Address("TCP", "198.51.100.30", 4001))
+        transport = TurnTransport(self.chat.clock,
+                                  peerAddress=IPv4Address("TCP", "198.51.100.30", 4001))
         protocol = ChatFactory(self.chat.admission).buildProtocol(transport.getPeer())
         protocol.makeConnection(transport)
         protocol.dataReceived(b"Eve\r\n/join lobby\r\nhi\r\n:evil!e@e PRIVMSG #lobby :owned\r\n"
