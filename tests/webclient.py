@@ -1,11 +1,12 @@
 """
-A browser's side of the web port in memory: raw HTTP requests and
-WebSocket frames over a L{StringTransport}, for the tests of
-L{globalchat.web}.
+A browser's side of the web port: raw HTTP requests and WebSocket frames
+in memory over a L{StringTransport}, for the tests of L{globalchat.web},
+and over a socket to a real server, for integration tests.
 """
 
 from __future__ import annotations
 
+import socket
 import struct
 
 from twisted.internet.address import IPv4Address
@@ -129,3 +130,65 @@ class Browser:
         The TCP connection ended.
         """
         self.transport.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class SocketBrowser:
+    """
+    A browser's side of a real server's web port: the page's WebSocket
+    over a socket on 127.0.0.1, with the page's own origin, for
+    integration tests that need no Chromium.
+    """
+
+    def __init__(self, testCase, port: int, timeout: float = 10) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        testCase.addCleanup(self.socket.close)
+        origin = f"127.0.0.1:{port}"
+        self.socket.sendall(
+            f"GET /ws HTTP/1.1\r\nHost: {origin}\r\nOrigin: http://{origin}\r\n"
+            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {KEY.decode()}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self._receive()
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise AssertionError(f"WebSocket refused: {head!r}")
+
+    def _receive(self) -> None:
+        chunk = self.socket.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed; unread: {self.buffer!r}")
+        self.buffer += chunk
+
+    def type(self, *lines: str) -> None:
+        self.socket.sendall(b"".join(frame(line.encode("utf-8")) for line in lines))
+
+    def readLine(self) -> str:
+        """
+        The next text frame's text; fails after the socket's time-out.
+        """
+        while True:
+            size = _firstFrameSize(self.buffer)
+            if size is not None:
+                (opcode, payload), = frames(self.buffer[:size])
+                self.buffer = self.buffer[size:]
+                if opcode == TEXT:
+                    return payload.decode("utf-8")
+            else:
+                self._receive()
+
+
+def _firstFrameSize(data: bytes) -> int | None:
+    """
+    How many bytes the first of the server's frames in C{data} takes, or
+    C{None} if it has not all arrived.
+    """
+    if len(data) < 2:
+        return None
+    size, head = data[1] & 0x7F, 2
+    if size >= 126:
+        head = 4 if size == 126 else 10
+        if len(data) < head:
+            return None
+        size = int.from_bytes(data[2:head], "big")
+    return head + size if len(data) >= head + size else None
