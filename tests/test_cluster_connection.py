@@ -163,8 +163,8 @@ class RedisServiceTests(TestCase):
         """
         Once available, commands are answered and subscribed channels heard.
         """
-        self.redis.subscribe("globalchat:test")
         yield self.waitUntil(lambda: self.redis.available)
+        yield self.redis.subscribe("globalchat:test")
         yield self.redis.execute("SET", "k", "välue")
         self.assertEqual((yield self.redis.execute("GET", "k")), "välue")
         self.assertEqual((yield self.redis.eval("return ARGV[1]", [], ["x"])), "x")
@@ -179,8 +179,8 @@ class RedisServiceTests(TestCase):
         outage is logged once when it starts and once when it ends, and the
         subscriptions are back afterwards.
         """
-        self.redis.subscribe("globalchat:test")
         yield self.waitUntil(lambda: self.redis.available)
+        yield self.redis.subscribe("globalchat:test")
         self.server.stop()
         yield self.waitUntil(lambda: not self.redis.available)
         for _ in range(3):

@@ -182,21 +182,26 @@ class LocalBus:
     def checkFree(self, session: Session | None, name: str) -> None:
         holder = self.holder(name)
         if holder is not None and holder is not session:
-            raise ChatError(f"the name {name} is taken, choose another", "name-taken")
+            raise nameTaken(name)
         alike = self._sessions.get(self._looks.get(names.skeleton(name), ""))
         if alike is not None and alike is not session:
-            raise ChatError(f"the name {name} looks like {alike.name}, who is online; "
-                            "choose another", "name-taken")
+            raise nameLooksLike(name, alike.name)
 
     def claim(self, session: Session, name: str) -> Deferred[None]:
         try:
             self.checkFree(session, name)
         except ChatError:
             return fail()
+        self._claim(session, name)
+        return succeed(None)
+
+    def _claim(self, session: Session, name: str) -> None:
+        """
+        Give C{name}, checked free, to C{session} in this process.
+        """
         session.name = name
         self._sessions[names.key(name)] = session
         self._looks[names.skeleton(name)] = names.key(name)
-        return succeed(None)
 
     def online(self, name: str) -> Deferred[str | None]:
         holder = self.holder(name)
@@ -207,6 +212,14 @@ class LocalBus:
             self.checkFree(session, new)
         except ChatError:
             return fail()
+        self._rename(session, new)
+        return succeed(None)
+
+    def _rename(self, session: Session, new: str) -> None:
+        """
+        Move C{session}'s name, C{new} checked free, in this process and
+        tell the sessions here that can see it.
+        """
         old = session.name
         oldKey, newKey = names.key(old), names.key(new)
         del self._looks[names.skeleton(old)]
@@ -216,7 +229,6 @@ class LocalBus:
             room.members = _rekey(room.members, oldKey, newKey)
         session.name = new
         self._broadcast("renamed", (old, new), self._neighbours(session))
-        return succeed(None)
 
     def quit(self, session: Session, reason: str) -> list[str]:
         if session.name is None or self.holder(session.name) is not session:
@@ -246,9 +258,15 @@ class LocalBus:
 
     def enter(self, session: Session, name: str) -> Deferred[tuple[Room, bool]]:
         try:
-            name = names.checkRoom(name)
+            return succeed(self._enter(session, names.checkRoom(name)))
         except ChatError:
             return fail()
+
+    def _enter(self, session: Session, name: str) -> tuple[Room, bool]:
+        """
+        Put C{session} in room C{name} (checked) in this process, telling
+        the sessions here that see it.
+        """
         room = self._rooms.get(names.key(name))
         if room is None:
             room = self._rooms[names.key(name)] = Room(name)
@@ -260,7 +278,7 @@ class LocalBus:
             if room.topic:
                 session.send(session.render.topic(room.name, "-", room.topic))
         session.current = room
-        return succeed((room, new))
+        return room, new
 
     def leave(self, session: Session, room: Room, reason: str,
               by: Session | None = None) -> None:
@@ -340,6 +358,21 @@ class LocalBus:
                 session.send(data)
             except Exception:
                 self.log.failure("delivery to {peer} failed", peer=session.connection.peer)
+
+
+def nameTaken(name: str) -> ChatError:
+    """
+    The refusal of a name somebody holds.
+    """
+    return ChatError(f"the name {name} is taken, choose another", "name-taken")
+
+
+def nameLooksLike(name: str, other: str) -> ChatError:
+    """
+    The refusal of a name that looks like one somebody holds.
+    """
+    return ChatError(f"the name {name} looks like {other}, who is online; choose another",
+                     "name-taken")
 
 
 def showPrivate(message: Message, where: str, sessions: Iterable[Session]) -> None:

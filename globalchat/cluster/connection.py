@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import txredisapi
 from twisted.application.service import MultiService
 from twisted.internet import ssl as twistedssl
-from twisted.internet.defer import Deferred, fail, gatherResults
+from twisted.internet.defer import Deferred, fail, gatherResults, succeed
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory
@@ -400,6 +400,13 @@ class Redis(MultiService):
         self._commands.stop()
         self._subscriber.stop()
 
+    def listen(self, received: Callable[[str, str], None]) -> None:
+        """
+        Call C{received} with the channel and the text of every message
+        published on a channel subscribed to.
+        """
+        self._received = received
+
     def onAvailable(self, callback: Callable[[], None]) -> None:
         """
         Call C{callback} every time Redis becomes available: at first, and
@@ -465,18 +472,40 @@ class Redis(MultiService):
 
     # -- subscriptions -----------------------------------------------------
 
-    def subscribe(self, channel: str) -> None:
+    def subscribe(self, channel: str) -> Deferred[None]:
         """
         Receive what is published on C{channel}, now and after reconnecting.
+
+        @return: fires once Redis has confirmed it (at once if it had), or
+            fails with L{RedisUnavailable}.
         """
         if channel in self._channels:
-            return
+            return succeed(None)
+        protocol = self._subscriber.protocol
+        if protocol is None or not self.available:
+            return fail(RedisUnavailable())
+        self._channels.add(channel)
+
+        def failed(failure: Failure) -> Failure:
+            self._channels.discard(channel)
+            return _unavailable(failure)
+
+        return protocol.subscribe(channel).addCallbacks(lambda _: None, failed)
+
+    def follow(self, channel: str) -> None:
+        """
+        Subscribe to C{channel} from the first connection on, as the
+        subscriber connection is made ready.
+        """
         self._channels.add(channel)
         protocol = self._subscriber.protocol
         if protocol is not None:
             protocol.subscribe(channel).addErrback(lambda f: None)
 
     def unsubscribe(self, channel: str) -> None:
+        """
+        Stop receiving what is published on C{channel}.
+        """
         if channel not in self._channels:
             return
         self._channels.discard(channel)
