@@ -22,6 +22,7 @@ from globalchat.chat.admission import Admission
 from globalchat.chat.bus import LocalBus
 from globalchat.chat.moderation import Moderation
 from globalchat.chat.hub import Hub
+from globalchat.cluster.node import clusterNode
 from globalchat.expose.gateway import defaultGateway
 from globalchat.expose.gateway import globalIPv6Addresses
 from globalchat.expose.mapper import (
@@ -65,7 +66,16 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     if reactor is None:
         from twisted.internet import reactor
     raiseFileLimit(config["limits"].maxConnections)
-    history, known = historyService(config, reactor)
+    cluster = None
+    if config["cluster"] is not None:
+        days = config["history-days"]
+        cluster, bus, history = clusterNode(config["cluster"], reactor, config["announce-limit"],
+                                            None if days is None else days * 86400.0,
+                                            config["history-max"])
+        known: dict = {}
+    else:
+        history, known = historyService(config, reactor)
+        bus = LocalBus(config["announce-limit"])
     stored = config["password-file"]
     hashing = PasswordHashing(reactor)
     accounts = None if config["accounts"] == "off" else Accounts(
@@ -74,7 +84,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
                                                           config["operators"] or ())
     hub = Hub(greeting=config["greeting"], defaultRoom=config["default-room"],
               motd=config["motd"], store=history.store, known=known, backlog=config["backlog"],
-              bus=LocalBus(config["announce-limit"]), roomsPerUser=config["max-rooms-per-user"],
+              bus=bus, roomsPerUser=config["max-rooms-per-user"],
               maxRooms=config["max-rooms"], accounts=accounts, moderation=moderation,
               now=reactor.seconds)
     identity = Identity.forServer(
@@ -86,6 +96,9 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(admission, maxLineLength=config["max-line-length"], probes=probes)
     top = MultiService()
+    if cluster is not None:
+        # Before anything that needs Redis, and stopped after it.
+        cluster.setServiceParent(top)
     # First in, last out: the history closes after the listeners stop.
     history.setServiceParent(top)
     hashing.setServiceParent(top)

@@ -23,6 +23,7 @@ from globalchat.chat.errors import ChatError
 from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT
 from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER
 from globalchat.chat.names import checkName, checkRoom
+from globalchat.cluster.connection import BadClusterURL, parseURL
 from globalchat.commandline import didYouMean, helpPointer, whyUnusable
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,
@@ -160,6 +161,10 @@ class Options(usage.Options):
         ["max-rooms", None, str(DEFAULT_MAX_ROOMS), "Most rooms on the server at once."],
         ["max-rooms-per-user", None, str(DEFAULT_ROOMS_PER_USER),
          "Most rooms one user may be in at once."],
+        ["cluster", None, None, "Make this server a node of the cluster whose Redis is at "
+                                "redis://[:PASSWORD@]HOST:PORT/DB (rediss:// for TLS, "
+                                "?ca=FILE for a private CA): names, rooms, history and "
+                                "accounts are shared with every node of it."],
         ["announce-limit", None, str(DEFAULT_ANNOUNCE_LIMIT),
          "Rooms with more members than this do not announce joins, parts and quits."],
     ]
@@ -334,6 +339,11 @@ class Options(usage.Options):
                                                   self["max-rooms-per-user"], 10**4)
         self["announce-limit"] = _positiveInt("announce-limit", self["announce-limit"], 10**6,
                                               minimum=0)
+        if self["cluster"] is not None:
+            try:
+                self["cluster"] = parseURL(self["cluster"])
+            except BadClusterURL as e:
+                raise StartupError(str(e)) from None
         if self["history-days"] is not None:
             self["history-days"] = _positiveInt("history-days", self["history-days"], 100000)
         try:

@@ -386,6 +386,7 @@ class Redis(MultiService):
         self._whenAvailable: list[Callable[[], None]] = []
         self._downSince: float | None = None
         self._everUp = False
+        self._starting: list[tuple[Deferred, Callable]] = []
         self._commands = _Link(self, subscriber=False)
         self._subscriber = _Link(self, subscriber=True)
 
@@ -397,6 +398,9 @@ class Redis(MultiService):
     def stopService(self) -> None:
         super().stopService()
         self.available = False
+        starting, self._starting = self._starting, []
+        for d, _ in starting:
+            d.errback(RedisUnavailable())
         self._commands.stop()
         self._subscriber.stop()
 
@@ -432,6 +436,9 @@ class Redis(MultiService):
                 self.log.info("connected to Redis at {address}", address=str(self.address))
             self._everUp = True
             self._downSince = None
+            starting, self._starting = self._starting, []
+            for d, send in starting:
+                self._call(send).chainDeferred(d)
             for callback in list(self._whenAvailable):
                 callback()
         else:
@@ -461,6 +468,12 @@ class Redis(MultiService):
         return self.execute("PUBLISH", channel, message)
 
     def _call(self, send) -> Deferred:
+        if not self._everUp and self.running:
+            # Starting: the start-up check found Redis, the connections are
+            # on their way; what the chat needs at once (bans, rooms) waits.
+            d: Deferred = Deferred()
+            self._starting.append((d, send))
+            return d
         protocol = self._commands.protocol
         if protocol is None or not self.available:
             return fail(RedisUnavailable())

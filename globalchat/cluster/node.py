@@ -26,7 +26,17 @@ from twisted.python.failure import Failure
 
 from globalchat.cluster import busscripts, keys
 from globalchat.cluster.bus import RedisBus
-from globalchat.cluster.connection import Redis, RedisUnavailable
+from globalchat.cluster.connection import (
+    BadClusterURL,
+    ClusterAddress,
+    Redis,
+    RedisUnavailable,
+    Unreachable,
+    probe,
+)
+from globalchat.cluster.store import RedisStore
+from globalchat.startup import StartupError
+from globalchat.store.service import HistoryService
 
 
 class ClusterService(MultiService):
@@ -83,12 +93,34 @@ class ClusterService(MultiService):
 
     def _rejoin(self) -> None:
         """
-        Redis is (back) up: beat at once, then write this node's state again.
+        Redis is (back) up: beat at once, and write this node's state again
+        in the same breath, before any claim sent after this one.
         """
-        d = self.beat().addCallback(lambda _: self.bus.resync())
-        d.addErrback(_quietly)
+        self.beat()
+        self.bus.resync().addErrback(_quietly)
 
 
 def _quietly(failure: Failure) -> None:
     if not failure.check(RedisUnavailable):
         ClusterService.log.failure("a heartbeat failed", failure)
+
+
+def clusterNode(address: ClusterAddress, reactor, announceLimit: int,
+                maxAge: float | None, maxPerRoom: int | None
+                ) -> tuple[ClusterService, RedisBus, HistoryService]:
+    """
+    Make this process a node of the cluster whose Redis is at C{address}:
+    checked now (while twistd builds the server, so that a Redis that
+    cannot be reached is one line on the terminal), then kept connected.
+
+    @raise StartupError: when Redis cannot be reached or logged in to.
+    """
+    try:
+        address.tlsOptions() if address.tls else None
+        probe(address)
+    except (Unreachable, BadClusterURL) as e:
+        raise StartupError(str(e)) from None
+    redis = Redis(address, reactor)
+    bus = RedisBus(redis, announceLimit)
+    history = HistoryService(RedisStore(redis), reactor, maxAge, maxPerRoom)
+    return ClusterService(redis, bus, reactor), bus, history
