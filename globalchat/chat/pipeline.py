@@ -145,9 +145,14 @@ class MessagePipeline:
                 session.send(session.render.error(str(e)))
 
     def _notStored(self, failure: Failure, batch: list[tuple[Session, Message]]) -> None:
-        self.log.failure("storing {count} messages failed", failure, count=len(batch))
+        if failure.check(ChatError):
+            # The store says why (its service away, which it logs once).
+            why = failure.getErrorMessage()
+        else:
+            self.log.failure("storing {count} messages failed", failure, count=len(batch))
+            why = "your message could not be stored; send it again"
         for session, _ in batch:
-            session.send(session.render.error("your message could not be stored; send it again"))
+            session.send(session.render.error(why))
         self._settle(batch)
 
     def _settle(self, batch: list[tuple[Session, Message]]) -> None:

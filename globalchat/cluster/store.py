@@ -207,7 +207,9 @@ class RedisStore(RedisAccounts):
                limit: int) -> Deferred[list[Message]]:
         if limit <= 0:
             return succeed([])
-        histories = [*map(keys.history, rooms), keys.private(recipient)]
+        # A guest (no account) has no private history to read.
+        histories = [*map(keys.history, rooms),
+                     *([keys.private(recipient)] if recipient is not None else [])]
 
         def newest(found: list[str]) -> list[Message]:
             messages = sorted(map(_message, found), key=lambda m: m.id)
