@@ -28,8 +28,9 @@ History, offline messages and known names (L{globalchat.cluster.store})::
 
     globalchat:ids                   counter: the last message id given
     globalchat:messages              counter: how many messages are kept
-    globalchat:clientids             hash: "SENDER\nCLIENT-ID" -> the message
-                                     stored under it, while it is kept
+    globalchat:clientids             hash: "SENDER\\nCLIENT-ID" -> "ID\\nKEY": the
+                                     message stored under it and its history,
+                                     while it is kept
     globalchat:histories             set: every history:/private: key
     globalchat:history:KEY           sorted set: a room's messages (JSON),
                                      scored by id

@@ -34,6 +34,8 @@ from globalchat.store.interface import IMessageStore, Known, Message
 PRUNE_SLICE = 100
 
 # KEYS: next id, row count, client ids, history index, then the targets.
+# A client id is kept as the id and history of its message ("ID\nKEY"),
+# not a second copy of it.
 # ARGV, three per draft: the index of its target among KEYS, the message
 # as JSON without its id (the text after "[" of the whole), and the
 # sender and client id to look up ("" if none).
@@ -43,12 +45,12 @@ for i = 1, #ARGV, 3 do
     local target, dedup = KEYS[tonumber(ARGV[i])], ARGV[i + 2]
     local earlier = dedup ~= "" and redis.call("HGET", KEYS[3], dedup)
     if earlier then
-        out[#out + 1] = earlier
+        local id, where = string.match(earlier, "^(%d+)\\n(.*)$")
+        out[#out + 1] = redis.call("ZRANGEBYSCORE", where, id, id)[1]
     else
         local id = redis.call("INCR", KEYS[1])
-        local stored = "[" .. id .. "," .. ARGV[i + 1]
-        redis.call("ZADD", target, id, stored)
-        if dedup ~= "" then redis.call("HSET", KEYS[3], dedup, stored) end
+        redis.call("ZADD", target, id, "[" .. id .. "," .. ARGV[i + 1])
+        if dedup ~= "" then redis.call("HSET", KEYS[3], dedup, id .. "\\n" .. target) end
         if not indexed[target] then
             redis.call("SADD", KEYS[4], target)
             indexed[target] = true
