@@ -242,7 +242,8 @@ def main() -> None:
         rate = statistics.median(r["deliveries/s"] for r in rows)
         line = (f"{name}: {rate:,.0f} deliveries/s ({rate / base:.2f}x one process), "
                 f"node CPU {statistics.median(r['node CPU s'] for r in rows):.1f} s, "
-                f"lost {sum(r['lost'] for r in rows)}, corrupted {sum(r['corrupted'] for r in rows)}")
+                f"lost {sum(r['lost'] for r in rows)}, "
+                f"corrupted {sum(r['corrupted'] for r in rows)}")
         if "Redis ops/line" in rows[0]:
             line += (f", Redis {statistics.median(r['Redis ops/line'] for r in rows):.2f} ops "
                      f"and {statistics.median(r['Redis CPU ms/line'] for r in rows):.3f} ms "
