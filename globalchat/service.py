@@ -39,6 +39,7 @@ from globalchat.identity.portal import Identity
 from globalchat.irc.transport import ircFactory
 from globalchat.metrics import EventCounting, metricsService
 from globalchat.expose.stun import firstStunAddress
+from globalchat.heap import QuietCollector
 from globalchat.server import ChatFactory
 from globalchat.web.gate import Gate
 from globalchat.web.site import ChatSite
@@ -165,4 +166,6 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     if config["metrics"] is not None:
         # After the chat's ports, whose "listening on" lines come first.
         metricsService(reactor, config["metrics"], hub, mapper).setServiceParent(top)
+    # Last, so that everything start-up made is frozen.
+    QuietCollector().setServiceParent(top)
     return top
