@@ -92,7 +92,8 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
         hub, password=(ServerPasswordChecker(stored, defer=hashing.defer)
                        if stored is not None else None),
         clientCertificates=config["client-ca"] is not None, accounts=accounts,
-        guests=config["accounts"] != "required", clock=reactor)
+        guests=config["accounts"] != "required", clock=reactor,
+        throttle=not config["no-login-throttle"])
     admission = Admission(hub, identity, config["limits"], reactor)
     probes = ProbeHelper(reactor) if config["probe-helper"] else None
     factory = ChatFactory(admission, maxLineLength=config["max-line-length"], probes=probes)

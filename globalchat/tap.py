@@ -104,6 +104,9 @@ class Options(usage.Options):
         ["probe-helper", None, "Let globalchat-doctor --via on other networks ask this "
                                "server to connect back to them (one probe per address "
                                "per minute, only ever to the asker's own address)."],
+        ["no-login-throttle", None, "Do not make clients wait longer after each failed "
+                                    "login: for conformance test harnesses on 127.0.0.1 "
+                                    "only, never on an open port."],
         ["expose", None, "Ask the gateway (PCP, NAT-PMP or UPnP IGD) to forward each "
                          "TCP/TLS port to this machine, and log how friends connect."],
     ]

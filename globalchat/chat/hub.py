@@ -26,6 +26,7 @@ from globalchat.chat.counters import Counters
 from globalchat.chat.modcommands import ModerationCommands
 from globalchat.chat.errors import ChatError
 from globalchat.chat.pipeline import MessagePipeline
+from globalchat.chat.presence import IPresenceWatcher
 from globalchat.chat.session import Session
 from globalchat.chat.statscommands import StatsCommands
 from globalchat.chat.text import balanceBidi, checkNoBidi
@@ -96,6 +97,10 @@ class Hub:
         self._known = dict(known or {})
         self._now = now
         self.counters = Counters()
+        #: Who is told of logins, logouts, renames and accounts anywhere
+        #: (objects with L{IPresenceWatcher}'s methods), for protocols that
+        #: let clients follow names (IRC's MONITOR, account-notify).
+        self.watchers: list[IPresenceWatcher] = []
         self.pipeline = MessagePipeline(self.store, self.bus, self._display, self.counters, now)
 
     @property
@@ -136,6 +141,8 @@ class Hub:
         name = session.name
         self.log.info("{peer} logged in as {name}", peer=session.connection.peer, name=name)
         render = session.render
+        for watcher in self.watchers:
+            watcher.loggedIn(session)
         session.answer(render.greeting(self.greeting, name))
         if typed is not None and typed != name:
             session.answer(render.renamed(typed, name))
@@ -206,6 +213,8 @@ class Hub:
             self._remember(session.name, [room.name for room in session.rooms], away=False)
         if self.moderation is not None:
             self.moderation.accountChanged(names.key(session.name), session.account is not None)
+        for watcher in self.watchers:
+            watcher.accountChanged(session)
 
     def visible(self, session: Session, room: Room) -> bool:
         """
@@ -359,6 +368,8 @@ class Hub:
         def renamed(_: None) -> None:
             if self.moderation is not None:
                 self.moderation.renamed(old, new)
+            for watcher in self.watchers:
+                watcher.renamed(session, old)
             if self._owner(session) is not None:
                 self._remember(old, (), away=True)
                 self._remember(new, [room.name for room in session.rooms], away=False)
@@ -386,6 +397,8 @@ class Hub:
             return
         rooms = self.bus.quit(session, balanceBidi(reason))
         self._closedIfEmpty(rooms)
+        for watcher in self.watchers:
+            watcher.loggedOut(session)
         if self._owner(session) is not None:
             self._remember(session.name, rooms, away=True)
 

@@ -92,6 +92,8 @@ class Moderation:
         #: to join one is its operator, as on IRC).
         self._channels: dict[str, RoomRecord] = {}
         self.accounts: set[str] = set()
+        #: Sessions made server operators while they last (IRC's OPER).
+        self._opered: set[Session] = set()
 
     def load(self) -> Deferred[None]:
         """
@@ -118,7 +120,15 @@ class Moderation:
     # -- who is who ------------------------------------------------------
 
     def isOperator(self, session: Session) -> bool:
-        return session.account is not None and session.account in self.operators
+        return (session.account is not None and session.account in self.operators) or (
+            session in self._opered)
+
+    def oper(self, session: Session, up: bool = True) -> None:
+        """
+        Make C{session} a server operator (or no longer, C{up} false):
+        it proved it knows an operator account's password (IRC's OPER).
+        """
+        (self._opered.add if up else self._opered.discard)(session)
 
     def checkOperator(self, session: Session) -> None:
         if not self.isOperator(session):

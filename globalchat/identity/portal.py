@@ -123,7 +123,8 @@ class Identity:
     @classmethod
     def forServer(cls, hub: Hub, password: ServerPasswordChecker | None = None,
                   clientCertificates: bool = False, accounts: Accounts | None = None,
-                  guests: bool = True, clock: IReactorTime | None = None) -> Identity:
+                  guests: bool = True, clock: IReactorTime | None = None,
+                  throttle: bool = True) -> Identity:
         """
         The identity a server's options ask for.
 
@@ -131,6 +132,8 @@ class Identity:
         @param clientCertificates: whether CA-signed certificates name users.
         @param accounts: the accounts, unless they are off.
         @param guests: whether names that are not accounts may be used.
+        @param throttle: whether failed logins slow down the next tries
+            (off only for test harnesses, which fail on purpose).
         """
         checkers: list = [GuestChecker()] if password is None and guests else []
         if accounts is not None:
@@ -141,7 +144,8 @@ class Identity:
         if clientCertificates:
             checkers.append(ClientCertificateChecker(password, accounts))
         return cls(Portal(ChatRealm(hub), checkers), accounts, password is not None,
-                   clientCertificates, guests, LoginThrottle(clock) if clock else None,
+                   clientCertificates, guests,
+                   LoginThrottle(clock) if clock and throttle else None,
                    hub.counters)
 
     def nameFor(self, typed: str, certificate: crypto.X509 | None) -> str:

@@ -210,6 +210,7 @@ class Registration:
 
     def _welcome(self, session: IRCSession, typed: str) -> None:
         session.welcomed = True
+        session.signedOn = session._admission.clock.seconds()
         session.nick = None
         self._hub.welcome(session, typed)
 
@@ -293,9 +294,9 @@ class Registration:
         pass
 
     def irc_QUIT(self, session: IRCSession, message: Message) -> None:
-        reason = message.params[0] if message.params else ""
-        self._hub.quit(session, f"Quit: {reason}" if reason else "Quit")
-        session.close()
+        reason = f"Quit: {message.params[0]}" if message.params and message.params[0] else "Quit"
+        self._hub.quit(session, reason)
+        session.closeWith(build("ERROR", f"Closing Link: {session.server.name} ({reason})"))
 
 
 def _refuse(text: str) -> None:

@@ -11,8 +11,13 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Iterable
 
+from zope.interface import implementer
+
 from globalchat import __version__
 from globalchat.chat import names
+from globalchat.chat.presence import IPresenceWatcher
+from globalchat.irc import numerics as N
+from globalchat.irc.message import build
 from globalchat.irc.render import RENDER_CAPS, IRCRender
 
 if TYPE_CHECKING:
@@ -39,6 +44,7 @@ _HOSTS = {"irc": "irc.users.globalchat", "web": "web.users.globalchat"}
 _LINE_HOST = "line.users.globalchat"
 
 
+@implementer(IPresenceWatcher)
 class IRCServer:
     """
     The IRC side of one hub.
@@ -63,6 +69,8 @@ class IRCServer:
                                      time.gmtime(time.time() if now is None else now))
         self._renders: dict[frozenset[str], IRCRender] = {}
         self.whowas: OrderedDict[str, list[tuple[str, str, str, str]]] = OrderedDict()
+        #: The sessions that MONITOR each name key.
+        self._monitors: dict[str, set[Session]] = {}
 
     def render(self, caps: Iterable[str]) -> IRCRender:
         """
@@ -85,13 +93,15 @@ class IRCServer:
             # Names are compared after PRECIS UsernameCaseMapped (RFC 8265).
             "CASEMAPPING=rfc8265",
             f"CHANLIMIT=#:{hub.roomsPerUser}",
-            "CHANMODES=,k,l,imnst",
+            "CHANMODES=b,k,l,imnst",
             f"CHANNELLEN={names.MAX_NAME + 1}",
             "CHANTYPES=#",
             "ELIST=",
             "HOSTLEN=64",
             f"KICKLEN={KICKLEN}",
+            "MAXLIST=b:100",
             "MODES=4",
+            "MONITOR=100",
             "NETWORK=globalchat",
             f"NICKLEN={names.MAX_NAME}",
             "PREFIX=(ov)@+",
@@ -100,6 +110,7 @@ class IRCServer:
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
             "UTF8ONLY",
+            "WHOX",
         ]
         return [tokens[i:i + 12] for i in range(0, len(tokens), 12)]
 
@@ -145,7 +156,56 @@ class IRCServer:
         account = holder.name if holder.account is not None else None
         return account, getattr(holder, "realname", None) or holder.name
 
-    def left(self, session: Session) -> None:
+    # -- following names ---------------------------------------------------------
+
+    def monitor(self, session: Session, key: str, watching: bool = True) -> None:
+        """
+        Start (or stop) telling C{session} when the name C{key} comes and goes.
+        """
+        if watching:
+            self._monitors.setdefault(key, set()).add(session)
+            return
+        watchers = self._monitors.get(key)
+        if watchers is not None:
+            watchers.discard(session)
+            if not watchers:
+                del self._monitors[key]
+
+    def _tellMonitors(self, name: str, online: bool) -> None:
+        for watcher in list(self._monitors.get(names.key(name), ())):
+            if online:
+                watcher.send(build(N.RPL_MONONLINE, watcher.name or "*", self.source(name),
+                                   source=self.name))
+            else:
+                watcher.send(build(N.RPL_MONOFFLINE, watcher.name or "*", name,
+                                   source=self.name))
+
+    def loggedIn(self, session: Session) -> None:
+        self._tellMonitors(session.name, True)
+
+    def loggedOut(self, session: Session) -> None:
+        self._tellMonitors(session.name, False)
+        self._left(session)
+
+    def renamed(self, session: Session, old: str) -> None:
+        self._tellMonitors(old, False)
+        self._tellMonitors(session.name, True)
+
+    def accountChanged(self, session: Session) -> None:
+        """
+        Tell the clients that share a room with C{session} and asked for
+        account-notify.
+        """
+        line = build("ACCOUNT", session.name if session.account is not None else "*",
+                     source=self.source(session.name))
+        seen = {id(session)}
+        for room in session.rooms:
+            for member in room.members.values():
+                if id(member) not in seen and "account-notify" in getattr(member, "caps", ()):
+                    seen.add(id(member))
+                    member.send(line)
+
+    def _left(self, session: Session) -> None:
         """
         C{session} left: remember it for WHOWAS.
         """

@@ -52,7 +52,7 @@ class IRCSession(Session):
     joinsDefaultRoom = False
 
     __slots__ = ("nick", "username", "realname", "caps", "capVersion", "negotiating",
-                 "password", "welcomed", "registering", "away", "oper", "sasl", "monitoring",
+                 "password", "welcomed", "registering", "away", "oper", "sasl", "monitoring", "signedOn",
                  "_lagged", "_lagBytes", "_lagCall", "label", "_collected")
 
     def __init__(self, admission, connection, now: float) -> None:
@@ -72,6 +72,8 @@ class IRCSession(Session):
         self.sasl: tuple[str, str] | None = None
         #: Name keys it MONITORs (made on first use).
         self.monitoring: set[str] | None = None
+        #: When it was welcomed.
+        self.signedOn = 0.0
         self._lagged: deque[bytes] | None = None
         self._lagBytes = 0
         self._lagCall = None
@@ -259,8 +261,10 @@ class IRCSession(Session):
             self._lagCall.cancel()
         self._lagCall = None
         self._lagged = None
-        if self.name is not None and self.welcomed:
-            self.server.left(self)
+        for key in self.monitoring or ():
+            self.server.monitor(self, key, False)
+        if self.oper and self._hub.moderation is not None:
+            self._hub.moderation.oper(self, up=False)
         super().disconnected()
 
 

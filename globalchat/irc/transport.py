@@ -11,6 +11,8 @@ from globalchat.irc.channels import ChannelCommands
 from globalchat.irc.commands import IRCCommands
 from globalchat.irc.message import MAX_LINE
 from globalchat.irc.messaging import MessageCommands
+from globalchat.irc.modes import ModeCommands
+from globalchat.irc.queries import QueryCommands
 from globalchat.irc.registration import Registration
 from globalchat.irc.server import IRCServer
 from globalchat.irc.session import sessionClass
@@ -49,12 +51,15 @@ def commandsFor(admission: Admission, server: IRCServer) -> IRCCommands:
     The IRC commands, bound to the admission's hub and identity.
     """
     hub = admission.hub
-    return IRCCommands(Registration(hub, admission.identity), ChannelCommands(hub),
-                       MessageCommands(hub))
+    channels = ChannelCommands(hub)
+    return IRCCommands(Registration(hub, admission.identity), channels, MessageCommands(hub),
+                       QueryCommands(hub, server, channels), ModeCommands(hub, channels))
 
 
 def ircFactory(admission: Admission) -> IRCFactory:
     """
     The factory every C{--irc} port of a server shares.
     """
-    return IRCFactory(admission, IRCServer(admission.hub, now=admission.clock.seconds()))
+    server = IRCServer(admission.hub, now=admission.clock.seconds())
+    admission.hub.watchers.append(server)
+    return IRCFactory(admission, server)
