@@ -153,6 +153,12 @@ class IRCRender:
     def history(self, message: Message, where: str, own: bool) -> bytes:
         return self._message(message, where, live=False)
 
+    def shown(self, message: Message, where: str, extra: dict[str, str]) -> bytes:
+        """
+        A stored message shown again with C{extra} tags (its batch).
+        """
+        return self._message(message, where, live=False, extra=extra)
+
     def _message(self, message: Message, where: str, live: bool,
                  extra: dict[str, str] | None = None) -> bytes:
         tags = self.tagsOf(message)

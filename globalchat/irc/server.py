@@ -92,6 +92,7 @@ class IRCServer:
             f"AWAYLEN={AWAYLEN}",
             # Names are compared after PRECIS UsernameCaseMapped (RFC 8265).
             "CASEMAPPING=rfc8265",
+            "CHATHISTORY=100",
             f"CHANLIMIT=#:{hub.roomsPerUser}",
             "CHANMODES=b,k,l,imnst",
             f"CHANNELLEN={names.MAX_NAME + 1}",
@@ -101,6 +102,7 @@ class IRCServer:
             f"KICKLEN={KICKLEN}",
             "MAXLIST=b:100",
             "MODES=4",
+            "MSGREFTYPES=msgid,timestamp",
             "MONITOR=100",
             "NETWORK=globalchat",
             f"NICKLEN={names.MAX_NAME}",

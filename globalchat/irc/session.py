@@ -53,7 +53,7 @@ class IRCSession(Session):
 
     __slots__ = ("nick", "username", "realname", "caps", "capVersion", "negotiating",
                  "password", "welcomed", "registering", "away", "oper", "sasl", "monitoring", "signedOn",
-                 "_lagged", "_lagBytes", "_lagCall", "label", "_collected")
+                 "_lagged", "_lagBytes", "_lagCall", "label", "_collected", "_echoLabels")
 
     def __init__(self, admission, connection, now: float) -> None:
         super().__init__(admission, connection, now)
@@ -80,6 +80,8 @@ class IRCSession(Session):
         #: The label of the command being answered (labeled-response).
         self.label: str | None = None
         self._collected: list[bytes] | None = None
+        #: The labels its echoed messages still owe, in the order sent.
+        self._echoLabels: deque[str] | None = None
 
     # -- lines in ----------------------------------------------------------
 
@@ -151,11 +153,17 @@ class IRCSession(Session):
         self.label = message.tags.get("label") if "labeled-response" in self.caps else None
         if self.label is not None:
             self._collected = []
+        before = self._inflight
         try:
             self._dispatch(message)
         finally:
             if self.label is not None:
-                self._labelled()
+                echoed = self._inflight - before if "echo-message" in self.caps else 0
+                if echoed > 0:
+                    # The echo of the message carries the label.
+                    self._echoLabels = self._echoLabels or deque()
+                    self._echoLabels.extend([self.label] * echoed)
+                self._labelled(ack=echoed <= 0)
 
     def _dispatch(self, message: Message) -> None:
         try:
@@ -218,15 +226,26 @@ class IRCSession(Session):
         else:
             super().reply(data)
 
-    def _labelled(self) -> None:
+    def send(self, data: bytes, messageId: int | None = None) -> None:
+        if self._collected is not None and messageId is None:
+            # An event its labelled command caused (its own JOIN, NICK...).
+            self._collected.append(data)
+        else:
+            super().send(data, messageId)
+
+    def _labelled(self, ack: bool = True) -> None:
         """
         Send what the labelled command was answered with, labelled: one
-        line tagged, several in a batch, none as an ACK.
+        line tagged, several in a batch, none as an ACK (unless C{ack} is
+        false: its echo will carry the label).
         """
-        label, lines = self.label, self._collected or []
+        label = self.label
+        lines = [line + b"\r\n" for data in self._collected or [] for line in data.split(b"\r\n")
+                 if line]
         self.label, self._collected = None, None
         if not lines:
-            super().reply(build("ACK", source=self.server.name, tags={"label": label}))
+            if ack:
+                    super().reply(build("ACK", source=self.server.name, tags={"label": label}))
         elif len(lines) == 1:
             super().reply(_tagged(lines[0], {"label": label}))
         else:
@@ -236,6 +255,24 @@ class IRCSession(Session):
             out += [_tagged(line, {"batch": ref}) for line in lines]
             out.append(build("BATCH", f"-{ref}", source=self.server.name))
             super().reply(b"".join(out))
+
+    def show(self, message, where: str) -> bytes:
+        data = super().show(message, where)
+        if self._echoLabels and data and message.sender == self.name:
+            data = _tagged(data, {"label": self._echoLabels.popleft()})
+        return data
+
+    def deliverRun(self, shared) -> None:
+        if not self._echoLabels or self._catchup is not None:
+            super().deliverRun(shared)
+            return
+        # Its own messages owe their labels: each is shown on its own.
+        run, _ = shared.shown(self.render, self.name, self.ignoring)
+        for message in run:
+            data = self.show(message, shared.where)
+            self._hub.counters.deliveries += 1
+            if data:
+                self._write(data)
 
     def setCaps(self, caps: set[str]) -> None:
         """

@@ -10,6 +10,7 @@ from globalchat.chat.admission import Admission
 from globalchat.irc.channels import ChannelCommands
 from globalchat.irc.commands import IRCCommands
 from globalchat.irc.message import MAX_LINE
+from globalchat.irc.history import HistoryCommands
 from globalchat.irc.messaging import MessageCommands
 from globalchat.irc.modes import ModeCommands
 from globalchat.irc.queries import QueryCommands
@@ -53,7 +54,8 @@ def commandsFor(admission: Admission, server: IRCServer) -> IRCCommands:
     hub = admission.hub
     channels = ChannelCommands(hub)
     return IRCCommands(Registration(hub, admission.identity), channels, MessageCommands(hub),
-                       QueryCommands(hub, server, channels), ModeCommands(hub, channels))
+                       QueryCommands(hub, server, channels), ModeCommands(hub, channels),
+                       HistoryCommands(hub))
 
 
 def ircFactory(admission: Admission) -> IRCFactory:
