@@ -4,7 +4,8 @@ C{python -m bench}: globalchat side by side with other chat servers.
 Each server is started here on 127.0.0.1, pinned to CPU 0, for each
 scenario in turn: burst fan-out, scaling, paced chat latency, idle
 connections, a connect storm, a slow reader, and (globalchat only)
-WebSocket clients beside TCP clients and logins while chatting.  Every
+WebSocket clients beside TCP clients, logins while chatting and IRC
+clients beside line clients.  Every
 receiving client
 checks every line (lost, split, merged, altered, reordered).  Servers
 that are not installed are skipped with a note.
@@ -21,10 +22,11 @@ from bench import report
 from bench.loadgen import raiseFileLimit
 from bench.scenarios import SCENARIOS, Row
 from bench.servers import PEERS, Peer, peerKey
+from bench.ircload import SCENARIO as IRC
 from bench.webload import SCENARIO as WEB
 
 #: Every scenario, in the order they run.
-ALL = sorted([*SCENARIOS, WEB], key=lambda scenario: int(scenario.title.split(".")[0]))
+ALL = sorted([*SCENARIOS, WEB, IRC], key=lambda scenario: int(scenario.title.split(".")[0]))
 
 
 def _arguments() -> argparse.Namespace:
