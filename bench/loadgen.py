@@ -191,7 +191,9 @@ class Client(asyncio.Protocol):
         parsed = parsePayload(match["text"]) if match else None
         if (parsed is None or ("name" in dialect.delivery.groupindex
                                and match["name"].decode() != parsed[0])):
-            self.malformed += 1
+            # pieces of several lines run together: each framing that
+            # starts in the middle (ncat's "<userN> ") begins another
+            self.malformed += 1 + line.count(b"<", 1)
             return
         sender, seq, sentAt = parsed
         if seq <= self.lastSeq.get(sender, -1):

@@ -50,9 +50,10 @@ def parsePayload(text: bytes) -> tuple[str, int, float] | None:
 def damage(expected: int, intact: int, malformed: int, reordered: int) -> int:
     """
     How many of the C{expected} lines one client should have got arrived
-    damaged, given the C{intact} ones, the C{malformed} lines it saw
-    (bench text that is not one intact line: a split line makes two, a
-    merge one) and the C{reordered} ones (intact, but not after their
+    damaged, given the C{intact} ones, the C{malformed} pieces it saw
+    (bench text that is not one intact line: a split line makes two
+    pieces, and a line that runs pieces of several lines together counts
+    one for each) and the C{reordered} ones (intact, but not after their
     sender's last): every reordered line, and as many malformed ones as
     lines are still missing.  The rest of the missing lines were lost.
     """

@@ -22,7 +22,8 @@
  * Every line a client gets is classified: intact (its sender's next
  * line, framed as the dialect frames it), reordered (intact but not
  * after the sender's last one), malformed (carries bench text but is not
- * one intact line: split, merged or altered), or something else (joins,
+ * one intact line: split, merged or altered; a line that runs pieces of
+ * several together counts once for each), or something else (joins,
  * greetings, notices).  Per client, with missing = expected - intact:
  * corrupted = reordered + min(malformed, missing - reordered), and
  * lost = missing - corrupted (the same rule as bench.wire.damage).
@@ -43,7 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef TEXT
 #define TEXT 63          /* a bench line's text, without its newline */
+#endif
 #define CARRY 2048       /* longest partial line kept between reads */
 #define CHUNK (1 << 20)  /* one recv */
 
@@ -71,7 +74,6 @@ static int nclients, ncap, epfd;
 static long totalIntact, totalMalformed, completeCount;
 static double now, firstAt, lastAt;
 static char buffer[CARRY + CHUNK];
-static char padding[TEXT];
 
 static double wallclock(void) {
     struct timespec t;
@@ -123,7 +125,7 @@ static void queueOut(Client *c, const char *data, size_t len) {
     c->outlen += len;
 }
 
-static int startsWith(const char *s, const char *e, const char *prefix, int n) {
+static inline int startsWith(const char *s, const char *e, const char *prefix, int n) {
     return e - s >= n && memcmp(s, prefix, n) == 0;
 }
 
@@ -161,12 +163,20 @@ static int joinLine(Client *c, const char *s, const char *e) {
     return 0;
 }
 
+static inline int isDigit(char c) { return (unsigned char)(c - '0') < 10; }
+
+static inline int same(const char *a, const char *b, int n) {
+    for (int i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /*
  * Whether [p, e) is "NAME> " for the sender name [name, name+len), and
  * then the text starts at e.
  */
-static int framedName(const char *p, const char *e, const char *name, int len, char close) {
-    return e - p == len + 2 && memcmp(p, name, len) == 0 && p[len] == close && p[len + 1] == ' ';
+static inline int framedName(const char *p, const char *e, const char *name, int len, char close) {
+    return e - p == len + 2 && same(p, name, len) && p[len] == close && p[len + 1] == ' ';
 }
 
 /*
@@ -174,7 +184,7 @@ static int framedName(const char *p, const char *e, const char *name, int len, c
  * [name, name+namelen) in client c's room: 1 if so, 0 if not, 2 for old
  * chat (globalchat's HIST) that is not a delivery.
  */
-static int framed(Client *c, const char *s, const char *text, const char *name, int namelen) {
+static inline int framed(Client *c, const char *s, const char *text, const char *name, int namelen) {
     const char *p;
     switch (dialect) {
     case GLOBALCHAT:
@@ -182,7 +192,7 @@ static int framed(Client *c, const char *s, const char *text, const char *name, 
         if (startsWith(s, text, "HIST ", 5)) return 2;
         if (!startsWith(s, text, "MSG #", 5)) return 0;
         p = s + 5;
-        if (text - p < c->roomlen + 2 || memcmp(p, c->room, c->roomlen) || p[c->roomlen] != ' ' ||
+        if (text - p < c->roomlen + 2 || !same(p, c->room, c->roomlen) || p[c->roomlen] != ' ' ||
             p[c->roomlen + 1] != '<')
             return 0;
         return framedName(p + c->roomlen + 2, text, name, namelen, '>');
@@ -192,49 +202,73 @@ static int framed(Client *c, const char *s, const char *text, const char *name, 
         /* ncat puts "<userN> " before each chunk it relays, not each line */
         if (s == text) return 1;
         if (!startsWith(s, text, "<user", 5)) return 0;
-        for (p = s + 5; p < text - 2 && *p >= '0' && *p <= '9'; p++) {}
+        for (p = s + 5; p < text - 2 && isDigit(*p); p++) {}
         return p > s + 5 && p == text - 2 && p[0] == '>' && p[1] == ' ';
     case IRC: {
         s = skipTags(s, text);
-        if (s >= text || *s != ':' || text - s < namelen + 2 || memcmp(s + 1, name, namelen) ||
+        if (s >= text || *s != ':' || text - s < namelen + 2 || !same(s + 1, name, namelen) ||
             s[namelen + 1] != '!')
             return 0;
         p = memchr(s, ' ', text - s);
         if (!p) return 0;
         static const char privmsg[] = " PRIVMSG #";
         int n = sizeof privmsg - 1;
-        return text - p == n + c->roomlen + 2 && memcmp(p, privmsg, n) == 0 &&
-               memcmp(p + n, c->room, c->roomlen) == 0 && p[n + c->roomlen] == ' ' &&
+        return text - p == n + c->roomlen + 2 && same(p, privmsg, n) &&
+               same(p + n, c->room, c->roomlen) && p[n + c->roomlen] == ' ' &&
                p[n + c->roomlen + 1] == ':';
     }
     }
     return 0;
 }
 
+/* Whether the 8 bytes at p are all digits (no per-byte branches). */
+static inline int eightDigits(const char *p) {
+    uint64_t x;
+    memcpy(&x, p, 8);
+    const uint64_t high = 0xF0F0F0F0F0F0F0F0ULL, zeros = 0x3030303030303030ULL;
+    return (x & high) == zeros && ((x + 0x0606060606060606ULL) & high) == zeros;
+}
+
 /*
- * Line [s, e) (no newline) as a chat line: 1 if it was one (intact or
- * reordered, counted), 2 if it is old chat to ignore, 0 if it is not an
- * intact bench line.
+ * Line [s, e) as a chat line: 1 if it was one (intact or reordered,
+ * counted), 2 if it is old chat to ignore, 0 if it is not an intact
+ * bench line.  The caller made sure that it is at least TEXT bytes long
+ * and ends in 'x', which stops every scan below before e.
  */
-static int chat(Client *c, const char *s, const char *e) {
+static inline int chat(Client *c, const char *s, const char *e) {
     const char *text = e - TEXT, *p = text + 1;
     if (*text != 's') return 0;
-    int sender = 0;
-    while (p < e && *p >= '0' && *p <= '9') sender = sender * 10 + (*p++ - '0');
+    unsigned sender = 0;
+    while (isDigit(*p)) sender = sender * 10 + (*p++ - '0');
     int namelen = (int)(p - text);
-    if (namelen < 2 || p >= e || *p++ != ':') return 0;
+    if (namelen < 2 || *p++ != ':') return 0;
     const char *seqAt = p;
     long seq = 0;
-    while (p < e && *p >= '0' && *p <= '9') seq = seq * 10 + (*p++ - '0');
-    if (p == seqAt || p >= e || *p++ != ':') return 0;
-    const char *timeAt = p;
-    while (p < e && *p >= '0' && *p <= '9') p++;
-    if (p == timeAt || p >= e || *p++ != '.') return 0;
-    for (int i = 0; i < 6; i++, p++)
-        if (p >= e || *p < '0' || *p > '9') return 0;
-    if (p >= e || *p++ != ':' || p == e) return 0;
-    if (memcmp(p, padding, e - p)) return 0;
-    if (sender >= senders) return 0;
+    while (isDigit(*p)) seq = seq * 10 + (*p++ - '0');
+    if (p == seqAt || *p++ != ':') return 0;
+    /* the time: seconds (10 digits until 2286) '.' microseconds ':' */
+    if (e - p >= 19 && p[10] == '.' && p[17] == ':' && eightDigits(p) && isDigit(p[8]) &&
+        isDigit(p[9]) && isDigit(p[11]) && isDigit(p[12]) &&
+        isDigit(p[13]) && isDigit(p[14]) && isDigit(p[15]) && isDigit(p[16]))
+        p += 18;
+    else {
+        const char *timeAt = p;
+        while (isDigit(*p)) p++;
+        if (p == timeAt || *p++ != '.') return 0;
+        for (int i = 0; i < 6; i++, p++)
+            if (!isDigit(*p)) return 0;
+        if (*p++ != ':') return 0;
+    }
+    if (p == e) return 0;
+    const uint64_t xs = 0x7878787878787878ULL;
+    for (; e - p >= 8; p += 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        if (x != xs) return 0;
+    }
+    for (; p < e; p++)
+        if (*p != 'x') return 0;
+    if (sender >= (unsigned)senders) return 0;
     int how = framed(c, s, text, text, namelen);
     if (how != 1) return how;
     if (seq <= c->lastSeq[sender]) {
@@ -251,14 +285,33 @@ static int chat(Client *c, const char *s, const char *e) {
     return 1;
 }
 
+/*
+ * Whether [s, e) is a piece of a bench line too short to show it: the end
+ * of its padding, on its own or after a "<userN> " as ncat relays it.
+ */
+static int tail(const char *s, const char *e) {
+    if (s < e && *s == '<') {
+        const char *close = memchr(s, '>', e - s);
+        if (close && close + 1 < e && close[1] == ' ') s = close + 2;
+    }
+    if (s == e) return 0;
+    for (; s < e; s++)
+        if (*s != 'x') return 0;
+    return 1;
+}
+
 static void line(Client *c, const char *s, const char *e) {
     if (e > s && e[-1] == '\r') e--;
     if (e - s >= TEXT && e[-1] == 'x') {
         if (chat(c, s, e)) return;
     }
-    if (memmem(s, e - s, "xxxx", 4)) {
-        c->malformed++;
-        totalMalformed++;
+    if (memmem(s, e - s, "xxxx", 4) || tail(s, e)) {
+        /* pieces of several lines run together: each framing that starts
+           in the middle ("<name> ", ncat's "<userN> ") begins another */
+        long pieces = 1;
+        for (const char *p = s + 1; (p = memchr(p, '<', e - p)); p++) pieces++;
+        c->malformed += pieces;
+        totalMalformed += pieces;
         return;
     }
     if (!c->joined && joinLine(c, s, e)) c->joined = 1;
@@ -483,7 +536,6 @@ static void prepare(Client *c) {
 }
 
 int main(void) {
-    memset(padding, 'x', sizeof padding);
     readConfig();
     epfd = epoll_create1(0);
     if (epfd < 0) die("epoll_create1");
