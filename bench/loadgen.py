@@ -193,7 +193,7 @@ class Client(asyncio.Protocol):
                                and match["name"].decode() != parsed[0])):
             # pieces of several lines run together: each framing that
             # starts in the middle (ncat's "<userN> ") begins another
-            self.malformed += 1 + line.count(b"<", 1)
+            self.malformed += dialect.pieces(line)
             return
         sender, seq, sentAt = parsed
         if seq <= self.lastSeq.get(sender, -1):

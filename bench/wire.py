@@ -75,6 +75,8 @@ class Dialect:
         be counted as deliveries.
     @ivar say: frames one line of text for sending.
     @ivar echoes: whether a sender gets its own lines back.
+    @ivar framing: what starts a delivered line's framing (for IRC, a
+        space-led mark inside it), to tell pieces of several lines apart.
     """
 
     login: Callable[[str], bytes]
@@ -83,6 +85,16 @@ class Dialect:
     say: Callable[[bytes], bytes]
     echoes: bool
     ignored: re.Pattern[bytes] | None = None
+    framing: bytes = b"<"
+
+    def pieces(self, line: bytes) -> int:
+        """
+        How many lines' pieces a damaged C{line} runs together: one more
+        for each framing (C{framing}, which starts a delivered line) that
+        starts in its middle.
+        """
+        inside = line.count(self.framing, 1)
+        return max(1, inside) if self.framing.startswith(b" ") else 1 + inside
 
 
 def _plain(text: bytes) -> bytes:
@@ -96,6 +108,7 @@ GLOBALCHAT = Dialect(
     ignored=re.compile(rb"(?:@\S+ )?HIST "),
     say=_plain,
     echoes=True,
+    framing=b"MSG #",
 )
 
 FLOOR = Dialect(
@@ -115,6 +128,7 @@ NCAT = Dialect(
     delivery=re.compile(rb"(?:<user\d+> )?(?P<text>.*)"),
     say=_plain,
     echoes=False,
+    framing=b"<user",
 )
 
 IRC = Dialect(
@@ -123,6 +137,7 @@ IRC = Dialect(
     delivery=re.compile(rb":(?P<name>[^!\s]+)!\S* PRIVMSG #lobby :(?P<text>.*)"),
     say=lambda text: b"PRIVMSG #lobby :" + text + b"\r\n",
     echoes=False,
+    framing=b" PRIVMSG #",
 )
 
 DIALECTS = {"globalchat": GLOBALCHAT, "floor": FLOOR, "ncat": NCAT, "irc": IRC}

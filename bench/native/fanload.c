@@ -305,11 +305,15 @@ static void line(Client *c, const char *s, const char *e) {
     if (e - s >= TEXT && e[-1] == 'x') {
         if (chat(c, s, e)) return;
     }
-    if (memmem(s, e - s, "xxxx", 4) || tail(s, e)) {
+    if (memmem(s, (size_t)(e - s), "xxxx", 4) || tail(s, e)) {
         /* pieces of several lines run together: each framing that starts
-           in the middle ("<name> ", ncat's "<userN> ") begins another */
+           in the middle (ncat's "<userN> ") begins another */
+        static const char *const marks[] = {"MSG #", "<", "<user", " PRIVMSG #"};
+        const char *mark = marks[dialect];
+        int n = strlen(mark);
         long pieces = 1;
-        for (const char *p = s + 1; (p = memchr(p, '<', e - p)); p++) pieces++;
+        for (const char *p = s + 1; (p = memmem(p, e - p, mark, n)); p += n) pieces++;
+        if (dialect == IRC && pieces > 1) pieces--; /* its framing never starts a line */
         c->malformed += pieces;
         totalMalformed += pieces;
         return;
