@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
-from bench import report
+from bench import profile, report, wire
 from bench.loadgen import raiseFileLimit
 from bench.scenarios import SCENARIOS, Row
 from bench.servers import PEERS, Peer, peerKey
@@ -42,10 +43,18 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=None, metavar="N",
                         help="runs of each repeated scenario, the servers taking turns "
                              "(default: 3, or 1 for --smoke); tables give medians and spreads")
+    parser.add_argument("--line-size", type=int, default=wire.LINE_SIZE, metavar="BYTES",
+                        help=f"bytes of one bench line, newline included (default "
+                             f"{wire.LINE_SIZE}; at least 48)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record every Python server with py-spy into DIR and sum up "
+                             "where its time went (the figures of such a run are skewed)")
     parser.add_argument("--out", type=Path,
                         help="directory for RESULTS.md and results.png (default: bench/, "
                              "or nowhere for --smoke)")
     args = parser.parse_args()
+    if not 48 <= args.line_size <= 1024:
+        parser.error("--line-size must be from 48 to 1024 bytes")
     unknown = set(args.servers or []) - {peerKey(p) for p in PEERS}
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
@@ -84,9 +93,13 @@ def main() -> int:
     titles = {s.name: s.title for s in ALL}
     results: report.Results = {}
     print("\n".join(report.machine()), flush=True)
+    wire.LINE_SIZE = args.line_size
     repeat = args.repeat or (1 if args.smoke else 3)
+    if args.profile:
+        profile.active = profile.Recorder(args.profile)
     try:
         for scenario in scenarios:
+            began = time.monotonic()
             size = scenario.sizes.smoke if args.smoke else scenario.sizes.full
             rows: list[tuple[str, Row]] = []
             taking = [peer for peer in peers if peer.takesPart(scenario.name)]
@@ -98,11 +111,16 @@ def main() -> int:
                         notes.append(f"{scenario.name} on {peer.name} failed: {e}")
             results[scenario.title] = report.medians(rows) if scenario.repeat else rows
             print("\n" + report.table(f"{scenario.title}  {size}", results[scenario.title]),
-                  flush=True)
+                  f"\n({time.monotonic() - began:.0f} s)", flush=True)
     except KeyboardInterrupt:
         # Keep what was measured; every server and worker is already stopped.
         notes.append("interrupted: the results are partial")
     print("\n" + "\n".join(["notes:", *notes, *report.targets(results, titles)]))
+    if args.profile:
+        summary = [line for path in sorted(args.profile.glob("*.txt"))
+                   if path.name != "summary.txt" for line in profile.summary(path)]
+        (args.profile / "summary.txt").write_text("\n".join(summary) + "\n")
+        print("\n" + "\n".join(summary))
     out = args.out or (None if args.smoke else Path(__file__).parent)
     if out is not None:
         report.write(out, results, titles, notes)

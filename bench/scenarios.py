@@ -127,8 +127,10 @@ def _chatOn(server: Running, peer: Peer, clients: int, senders: int, lines: int,
     talkers = _names("s", senders, first)
     quiet = _names("r", clients - senders - slow - 1, first)
     slowNames = _names("slow", slow, first)
+    # ncat --chat never answers some of many connections opened at once
     options = dict(senders=talkers, lines=lines, interval=interval,
-                   runLimit=runLimit, loginLimit=30.0, stall=stall)
+                   runLimit=runLimit, loginLimit=30.0, stall=stall,
+                   concurrency=10)
     usage = Usage()
     pid = server.process.pid
     plans = _plans(server.port, peer, talkers + quiet + slowNames, _processes(clients),
@@ -185,7 +187,7 @@ def _fanOut(peer: Peer, clients: int, rooms: int, senders: int, lines: int,
             "server CPU %": 100 * tally.serverCpu / seconds,
             "deliveries/CPU-s": tally.received / tally.serverCpu if tally.serverCpu else math.nan,
             "generator CPU %": 100 * tally.generatorCpu / seconds,
-            "start-up %": 100 * (tally.firstAt - tally.goAt) / seconds,
+            "first line at %": 100 * (tally.firstAt - tally.goAt) / seconds,
             "lost": _lost(expected, tally), "corrupted": tally.corrupted,
             "corrupted %": 100 * tally.corrupted / expected, "dropped": tally.dropped,
             "joined": outcome.joined}

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from bench import profile
+
 ROOT = Path(__file__).resolve().parent.parent
 TWISTD = str(Path(sys.executable).parent / "twistd")
 SERVER_CPU = 0
@@ -56,6 +58,7 @@ class Peer:
     @ivar scraped: whether its C{/metrics} is scraped while it runs.
     @ivar only: the scenarios it takes part in (C{None}: all).
     @ivar hidden: run only when named in C{--servers}.
+    @ivar python: whether it is a Python program (C{--profile} records it).
     """
 
     name: str
@@ -67,6 +70,7 @@ class Peer:
     scraped: bool = False
     only: frozenset[str] | None = None
     hidden: bool = False
+    python: bool = False
 
     def takesPart(self, scenario: str) -> bool:
         return self.only is None or scenario in self.only
@@ -151,21 +155,29 @@ LIMITS_NOTE = ("--rate 1000000/s --burst 1000000 --max-per-ip 100000 --max-conne
                "and a large --max-send-buffer (except in slow-reader), so limits do not throttle")
 
 PEERS = [
-    Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE, accounts=True),
+    Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE, accounts=True,
+         python=True),
     Peer("globalchat --no-history", "globalchat", _globalchat("--no-history"),
-         lambda: None, "as globalchat, history kept in memory only"),
+         lambda: None, "as globalchat, history kept in memory only", python=True),
     Peer("globalchat --metrics", "globalchat",
          _globalchat("--metrics", "tcp:0:interface=127.0.0.1"), lambda: None,
-         f"as globalchat, its /metrics scraped every {SCRAPE_INTERVAL:g} s", scraped=True),
+         f"as globalchat, its /metrics scraped every {SCRAPE_INTERVAL:g} s", scraped=True,
+         python=True),
     Peer("floor", "floor", _floor, lambda: None,
          "bench/floor.py: the lines of one reactor turn written to each client at once, "
-         "nothing else"),
+         "nothing else", python=True),
     Peer("ncat --chat", "ncat", _ncat, _needsProgram("ncat"),
-         "--max-conns 100000; senders get no copy of their own lines"),
+         "--max-conns 100000; senders get no copy of their own lines; one room only (not "
+         "in the 50-room figure); not in the idle and connect-storm scenarios: it stops "
+         "at about 1020 connections (select()'s limit of 1024 descriptors) and then exits",
+         only=frozenset({"burst", "scaling", "paced", "slow-reader"})),
     Peer("ngircd", "irc", _ngircd, _needsProgram("ngircd"),
          "IRC; MaxPenaltyTime=0 (its default flood penalty allows about 1 line/s "
          "per client), no DNS/ident lookups, no connection limits; "
-         "senders get no copy of their own lines"),
+         "senders get no copy of their own lines; not in scenario 2 (over 50 rooms it "
+         "delivered 70 000 lines a second: a run would take minutes) nor in the idle and "
+         "connect-storm scenarios (it took 60 s to let 2 000 clients into one channel)",
+         only=frozenset({"burst", "paced", "slow-reader"})),
     Peer("ceiling", "floor", _trivial("floor"), lambda: None,
          "the load generator's own ceiling: bench/native/fanserve.c discards what it is "
          "sent and writes every client its room's lines, pre-built", only=FANOUT),
@@ -286,8 +298,14 @@ def running(peer: Peer, sendBuffer: int, startLimit: float = 30,
                     raise RuntimeError(f"{peer.name} did not start: "
                                        f"{log.read_text(errors='replace').strip()[-300:]}")
                 time.sleep(0.1)
-            with scraping(log) if peer.scraped else nullcontext():
-                yield Running(process, port, log)
+            spy = profile.active.start(peer.name, process.pid) if (
+                profile.active and peer.python) else None
+            try:
+                with scraping(log) if peer.scraped else nullcontext():
+                    yield Running(process, port, log)
+            finally:
+                if spy is not None:
+                    profile.Recorder.stop(spy)
         finally:
             _stop(process)
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 LINE_SIZE = 64
-"""Bytes of one chat line the bench sends, newline included."""
+"""Bytes of one chat line the bench sends, newline included (C{--line-size}
+changes it for a run: ncat's 8 KiB reads end on a line's end when it
+divides 8192, and split one line in each read otherwise)."""
 
 MARK = b"xxxx"
 """

@@ -27,15 +27,18 @@ class NativeError(RuntimeError):
 
 def program(name: str) -> Path:
     """
-    The compiled C{name}.c, built once per version of its source into a
-    cache folder of the temporary directory.
+    The compiled C{name}.c for this run's line size, built once per
+    version of its source into a cache folder of the temporary directory.
 
     @raise NativeError: if there is no C compiler or the build fails.
     """
+    from bench import wire
+
     source = SOURCES / f"{name}.c"
-    text = source.read_bytes()
+    flags = [f"-DTEXT={wire.LINE_SIZE - 1}"]
+    key = hashlib.sha256(source.read_bytes() + " ".join(flags).encode()).hexdigest()[:16]
     cache = Path(tempfile.gettempdir()) / "globalchat-bench-native"
-    binary = cache / f"{name}-{hashlib.sha256(text).hexdigest()[:16]}"
+    binary = cache / f"{name}-{key}"
     if binary.exists():
         return binary
     compiler = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
@@ -43,7 +46,7 @@ def program(name: str) -> Path:
         raise NativeError("the load generator needs a C compiler: apt-get install gcc libc6-dev")
     cache.mkdir(exist_ok=True)
     partial = binary.with_name(f"{binary.name}.{os.getpid()}")
-    done = subprocess.run([compiler, "-O2", "-o", str(partial), str(source)],
+    done = subprocess.run([compiler, "-O2", *flags, "-o", str(partial), str(source)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise NativeError(f"building {source.name} failed: {done.stderr.strip()[-500:]}")
