@@ -26,8 +26,10 @@ def config(plan: Plan) -> str:
     senders = 1 + max((int(name[1:]) for name in plan.expected), default=0)
     lines = [f"port {plan.port}", f"dialect {plan.dialect}", f"server {plan.serverPid}",
              f"senders {senders}", f"concurrency {plan.concurrency}",
-             f"limits {plan.loginLimit} {plan.stall} {plan.runLimit}"]
-    lines += [f"client {name} {plan.room(name)} {plan.sends.get(name, 0)} {plan.expects(name)}"
+             f"limits {plan.loginLimit} {plan.stall} {plan.runLimit}",
+             f"interval {plan.interval}"]
+    lines += [f"client {name} {plan.room(name)} {plan.sends.get(name, 0)} "
+              + ("0 slow" if name in plan.slow else str(plan.expects(name)))
               for name in plan.names]
     return "\n".join([*lines, "end", ""])
 
@@ -46,7 +48,8 @@ def parseTally(text: str) -> Tally:
         dropped=int(fields["dropped"]), lastAt=float(fields["lastAt"]),
         goAt=float(fields["goAt"]), firstAt=float(fields["firstAt"]),
         serverCpu=ticks / int(fields["clockTicks"]) if ticks >= 0 else math.nan,
-        generatorCpu=float(fields["generatorCpu"]))
+        generatorCpu=float(fields["generatorCpu"]), slowClosed=int(fields["slowClosed"]),
+        slowBytes=int(fields["slowBytes"]))
 
 
 def run(plan: Plan, handshake: Handshake) -> None:

@@ -133,8 +133,8 @@ def _chatOn(server: Running, peer: Peer, clients: int, senders: int, lines: int,
                    concurrency=10)
     usage = Usage()
     pid = server.process.pid
-    plans = _plans(server.port, peer, talkers + quiet + slowNames, _processes(clients),
-                   slow=frozenset(slowNames), **options)
+    plans = _plans(server.port, peer, talkers + quiet + slowNames, _generatorCpus(),
+                   slow=frozenset(slowNames), native=True, serverPid=pid, **options)
     plans += _plans(server.port, peer, _names("p", 1, first), 1, probe=True, **options)
 
     def started(joined: int) -> None:

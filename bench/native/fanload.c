@@ -10,14 +10,17 @@
  *   stdin:  "port P", "dialect D" (globalchat|floor|ncat|irc),
  *           "server PID" (whose CPU it reads at go and at the end),
  *           "senders N" (sender names are s0..s{N-1}), "concurrency C",
- *           "limits LOGIN STALL RUN" (seconds), then one
- *           "client NAME ROOM SENDS EXPECT" per client, then "end".
+ *           "limits LOGIN STALL RUN" (seconds), "interval SECONDS" (between
+ *           one sender's lines; 0, the default, sends them all at once),
+ *           then one "client NAME ROOM SENDS EXPECT [slow]" per client
+ *           (a slow one stops reading once it is in), then "end".
  *   stdout: "ready JOINED", then, after "go" on stdin, "tally ...", then
  *           it waits for "release" or EOF.
  *
- * Senders' lines are written before go into their send buffers, stamped
- * with the time they were made: the generator times throughput, not
- * latency (the paced scenario's probe does that).
+ * Lines sent all at once are made before go, stamped with the time they
+ * were made: then the generator times throughput, not latency; paced
+ * lines are made when they are sent (a probe in another process times
+ * them).
  *
  * Every line a client gets is classified: intact (its sender's next
  * line, framed as the dialect frames it), reordered (intact but not
@@ -57,7 +60,9 @@ typedef struct {
     char name[40], room[40];
     int namelen, roomlen;
     long sends, expect;
-    int connected, joined, closed, complete;
+    int connected, joined, closed, complete, slow, paused;
+    long nextSeq, bytes;
+    double due;
     int *lastSeq;
     long intact, malformed, reordered;
     char *carry;
@@ -68,7 +73,7 @@ typedef struct {
 
 static enum dialect dialect;
 static int port, serverPid, senders, concurrency = 20;
-static double loginLimit = 30, stallLimit = 3, runLimit = 60;
+static double loginLimit = 30, stallLimit = 3, runLimit = 60, interval;
 static Client *clients;
 static int nclients, ncap, epfd;
 static long totalIntact, totalMalformed, completeCount;
@@ -354,7 +359,8 @@ static void received(Client *c, char *p, char *end) {
 }
 
 static void watch(Client *c) {
-    struct epoll_event ev = {.events = EPOLLIN | (c->outoff < c->outlen || !c->connected ? EPOLLOUT : 0),
+    struct epoll_event ev = {.events = (c->paused ? 0 : EPOLLIN) |
+                                       (c->outoff < c->outlen || !c->connected ? EPOLLOUT : 0),
                              .data.u32 = (uint32_t)c->id};
     if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) die("epoll_ctl");
 }
@@ -415,8 +421,10 @@ static void open1(Client *c) {
     }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int one = 1;
+    int one = 1, small = 4096;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* a slow reader's kernel must not soak up what the server has to deal with */
+    if (c->slow) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) {
         close(c->fd);
         c->closed = 1;
@@ -435,7 +443,12 @@ static void readable(Client *c) {
         return;
     }
     long before = totalIntact;
+    c->bytes += n;
     received(c, buffer, buffer + c->carrylen + n);
+    if (c->slow && c->joined && !c->paused && !c->complete) {
+        c->paused = 1; /* in: from now on it reads nothing until the end */
+        watch(c);
+    }
     if (totalIntact != before) {
         if (!firstAt) firstAt = now;
         lastAt = now;
@@ -501,6 +514,7 @@ static void readConfig(void) {
         else if (!strcmp(key, "senders")) senders = atoi(text + 8);
         else if (!strcmp(key, "concurrency")) concurrency = atoi(text + 12);
         else if (!strcmp(key, "limits")) sscanf(text + 7, "%lf %lf %lf", &loginLimit, &stallLimit, &runLimit);
+        else if (!strcmp(key, "interval")) interval = atof(text + 9);
         else if (!strcmp(key, "dialect")) {
             sscanf(text + 8, "%39s", a);
             dialect = !strcmp(a, "globalchat") ? GLOBALCHAT : !strcmp(a, "floor") ? FLOOR
@@ -519,22 +533,37 @@ static void readConfig(void) {
             c->roomlen = strlen(b);
             c->sends = x;
             c->expect = y;
+            c->slow = strstr(text + 7, " slow") != NULL;
         }
     }
 }
 
+/* One line of sender c, stamped now, framed for the dialect, into p. */
+static int frame(Client *c, char *p, long seq) {
+    char text[TEXT + 1];
+    int n = snprintf(text, sizeof text, "%s:%ld:%.6f:", c->name, seq, wallclock());
+    memset(text + n, 'x', TEXT - n);
+    text[TEXT] = 0;
+    return dialect == IRC ? sprintf(p, "PRIVMSG #%s :%s\r\n", c->room, text) : sprintf(p, "%s\n", text);
+}
+
+/* A paced sender's lines that are due by t (monotonic); the next due time. */
+static double pace(Client *c, double t) {
+    char line[TEXT + 80];
+    while (c->nextSeq < c->sends && c->due <= t && !c->closed) {
+        queueOut(c, line, frame(c, line, c->nextSeq++));
+        c->due += interval;
+    }
+    if (c->out) flush(c);
+    return c->nextSeq < c->sends && !c->closed ? c->due : 1e300;
+}
+
 /* A sender's lines, made before go so that go only has to write them. */
 static void prepare(Client *c) {
-    if (!c->sends || c->closed) return;
+    if (!c->sends || c->closed || interval > 0) return;
     size_t cap = c->sends * (TEXT + 32);
     char *out = malloc(cap), *p = out;
-    for (long seq = 0; seq < c->sends; seq++) {
-        char text[TEXT + 1];
-        int n = snprintf(text, sizeof text, "%s:%ld:%.6f:", c->name, seq, wallclock());
-        memset(text + n, 'x', TEXT - n);
-        text[TEXT] = 0;
-        p += dialect == IRC ? sprintf(p, "PRIVMSG #%s :%s\r\n", c->room, text) : sprintf(p, "%s\n", text);
-    }
+    for (long seq = 0; seq < c->sends; seq++) p += frame(c, p, seq);
     c->lines = out;
     c->lineslen = p - out;
 }
@@ -588,15 +617,27 @@ int main(void) {
             c->out = c->lines, c->outlen = c->lineslen, c->outoff = 0;
             flush(c);
         }
+        /* paced senders start at spread-out moments within one interval */
+        c->due = goMono + interval * ((c->id * 7919) % 1000) / 1000.0;
     }
-    double quietSince = monotonic();
+    double quietSince = monotonic(), nextDue = goMono;
     long seen = -1;
     while (completeCount < want && monotonic() - goMono < runLimit) {
-        turn(100);
-        long progress = totalIntact + totalMalformed;
-        int sending = 0;
-        for (int i = 0; i < nclients && !sending; i++) sending = clients[i].outoff < clients[i].outlen;
+        double wait = nextDue - monotonic();
+        turn(wait < 0 ? 0 : wait < 0.1 ? (int)(wait * 1000) + 1 : 100);
         double t = monotonic();
+        nextDue = 1e300;
+        if (interval > 0)
+            for (int i = 0; i < nclients; i++) {
+                Client *c = &clients[i];
+                if (c->sends && c->joined) {
+                    double due = pace(c, t);
+                    if (due < nextDue) nextDue = due;
+                }
+            }
+        long progress = totalIntact + totalMalformed;
+        int sending = nextDue < 1e300;
+        for (int i = 0; i < nclients && !sending; i++) sending = clients[i].outoff < clients[i].outlen;
         if (progress != seen || sending) {
             seen = progress;
             quietSince = t;
@@ -607,9 +648,31 @@ int main(void) {
     long long serverEnd = serverPid ? cpuTicks(serverPid) : -1;
     double selfEnd = selfCpu();
 
+    /* Slow readers read again: did the server drop them, and what did
+       they get? */
+    int slow = 0, slowClosed = 0;
+    long slowBytes = 0;
+    for (int i = 0; i < nclients; i++)
+        if (clients[i].slow && clients[i].paused) {
+            clients[i].paused = 0;
+            if (!clients[i].closed) watch(&clients[i]);
+            slow++;
+        }
+    double until = monotonic() + stallLimit;
+    while (slow && monotonic() < until) {
+        turn(100);
+        slowClosed = 0;
+        for (int i = 0; i < nclients; i++) slowClosed += clients[i].slow && clients[i].closed;
+        if (slowClosed == slow) break;
+    }
+
     long received = 0, corrupted = 0, lost = 0, dropped = 0;
     for (int i = 0; i < nclients; i++) {
         Client *c = &clients[i];
+        if (c->slow) {
+            slowBytes += c->bytes;
+            continue;
+        }
         if (!c->joined) continue;
         long missing = c->expect - c->intact;
         if (missing < 0) missing = 0;
@@ -622,10 +685,10 @@ int main(void) {
     }
     printf("tally clients=%d joined=%d received=%ld corrupted=%ld lost=%ld dropped=%ld "
            "goAt=%.6f firstAt=%.6f lastAt=%.6f endAt=%.6f serverTicks=%lld clockTicks=%ld "
-           "generatorCpu=%.6f\n",
+           "generatorCpu=%.6f slowClosed=%d slowBytes=%ld\n",
            nclients, want, received, corrupted, lost, dropped, goAt, firstAt, lastAt, endAt,
            serverGo >= 0 && serverEnd >= 0 ? serverEnd - serverGo : -1, sysconf(_SC_CLK_TCK),
-           selfEnd - selfGo);
+           selfEnd - selfGo, slowClosed, slowBytes);
     fflush(stdout);
     awaitControl("release");
     return 0;
