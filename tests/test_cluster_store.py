@@ -63,6 +63,22 @@ class ClusterStoreTests(TestCase):
             self.assertEqual(len(await b.history("lobby", 5)), 1)
         return ensureDeferred(go())
 
+    def test_largeBatch(self):
+        """
+        A batch of thousands of messages (more than a script may pass to one
+        command) is stored whole, in order, and sent again is found whole.
+        """
+        async def go():
+            a, = await self.nodes(1)
+            drafts = [draft(f"m{i}", clientId=f"c{i}") for i in range(2500)]
+            first = await a.append(drafts)
+            self.assertEqual([m.id for m, _ in first], list(range(1, 2501)))
+            self.assertEqual(len(await a.history("lobby", 5000)), 2500)
+            again = await a.append(drafts)
+            self.assertEqual(again, [(m, True) for m, _ in first])
+            self.assertEqual(a.rows, 2500)
+        return ensureDeferred(go())
+
     def test_knownOnEveryNode(self):
         """
         A name that left one node is known, with its rooms, to the others.

@@ -34,32 +34,65 @@ from globalchat.store.interface import IMessageStore, Known, Message
 PRUNE_SLICE = 100
 
 # KEYS: next id, row count, client ids, history index, then the targets.
-# A client id is kept as the id and history of its message ("ID\nKEY"),
-# not a second copy of it.
 # ARGV, three per draft: the index of its target among KEYS, the message
 # as JSON without its id (the text after "[" of the whole), and the
-# sender and client id to look up ("" if none).
+# sender and client id to look up ("" if none).  A client id is kept as
+# the id and history of its message ("ID\nKEY"), not a second copy of it.
+# The ids of a batch are taken with one INCRBY and its messages written
+# with one command per key, so a batch costs a few commands, not a few
+# per message.
 _APPEND = Script("""
-local added, out, indexed = 0, {}, {}
-for i = 1, #ARGV, 3 do
-    local target, dedup = KEYS[tonumber(ARGV[i])], ARGV[i + 2]
-    local earlier = dedup ~= "" and redis.call("HGET", KEYS[3], dedup)
-    if earlier then
-        local id, where = string.match(earlier, "^(%d+)\\n(.*)$")
-        out[#out + 1] = redis.call("ZRANGEBYSCORE", where, id, id)[1]
-    else
-        local id = redis.call("INCR", KEYS[1])
-        redis.call("ZADD", target, id, "[" .. id .. "," .. ARGV[i + 1])
-        if dedup ~= "" then redis.call("HSET", KEYS[3], dedup, id .. "\\n" .. target) end
-        if not indexed[target] then
-            redis.call("SADD", KEYS[4], target)
-            indexed[target] = true
+local count, earlier, seen = #ARGV / 3, {}, {}
+local new = 0
+for n = 1, count do
+    local dedup = ARGV[3 * n]
+    if dedup ~= "" then
+        if seen[dedup] then
+            earlier[n] = seen[dedup]
+        else
+            local found = redis.call("HGET", KEYS[3], dedup)
+            if found then earlier[n] = found else seen[dedup] = n end
         end
-        out[#out + 1] = id
-        added = added + 1
+    end
+    if not earlier[n] then new = new + 1 end
+end
+local id = redis.call("INCRBY", KEYS[1], new) - new
+local out, written, ids, byTarget, targets, stored = {}, {}, {}, {}, {}, {}
+for n = 1, count do
+    local from = earlier[n]
+    if type(from) == "number" then
+        out[n + 1] = written[from]
+    elseif from then
+        local at, where = string.match(from, "^(%d+)\\n(.*)$")
+        out[n + 1] = redis.call("ZRANGEBYSCORE", where, at, at)[1]
+    else
+        id = id + 1
+        local target = KEYS[tonumber(ARGV[3 * n - 2])]
+        written[n] = "[" .. id .. "," .. ARGV[3 * n - 1]
+        if not byTarget[target] then
+            byTarget[target] = {}
+            targets[#targets + 1] = target
+        end
+        local members = byTarget[target]
+        members[#members + 1] = id
+        members[#members + 1] = written[n]
+        if ARGV[3 * n] ~= "" then
+            ids[#ids + 1] = ARGV[3 * n]
+            ids[#ids + 1] = id .. "\\n" .. target
+        end
+        out[n + 1] = id
     end
 end
-table.insert(out, 1, redis.call("INCRBY", KEYS[2], added))
+-- A script may pass only so many arguments to one command.
+local function inSlices(command, key, args)
+    for i = 1, #args, 2000 do
+        redis.call(command, key, unpack(args, i, math.min(i + 1999, #args)))
+    end
+end
+for _, target in ipairs(targets) do inSlices("ZADD", target, byTarget[target]) end
+inSlices("HSET", KEYS[3], ids)
+inSlices("SADD", KEYS[4], targets)
+out[1] = redis.call("INCRBY", KEYS[2], new)
 return out
 """)
 
