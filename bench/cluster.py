@@ -107,18 +107,22 @@ def nodePeer(url: str | None, cpu: int | None = None) -> Peer:
                 lambda: None, LIMITS_NOTE)
 
 
-def burst(servers: list, lines: int, whenReady, beforeRelease, stall: float = 5.0):
+def burst(servers: list, lines: int, whenReady, beforeRelease, stall: float = 5.0,
+          interval: float = 0.0):
     """
     The burst on the running C{servers}, the clients and senders dealt
     out to them in turn; what the clients saw.
+
+    @param interval: seconds between a sender's lines, for chat at a
+        human pace (0: all at once, checked by the C generator).
     """
     senders = [f"s{i}" for i in range(SENDERS)]
     everyone = senders + [f"r{i}" for i in range(CLIENTS - SENDERS)]
     plans = [Plan(server.port, "globalchat", tuple(everyone[i::len(servers)]),
                   sends={n: lines for n in everyone[i::len(servers)] if n in senders},
-                  expected={s: lines for s in senders}, native=True,
-                  serverPid=server.process.pid, concurrency=10, stall=stall,
-                  loginLimit=60.0, runLimit=240.0)
+                  expected={s: lines for s in senders}, native=not interval,
+                  interval=interval, serverPid=server.process.pid, concurrency=10,
+                  stall=stall, loginLimit=60.0, runLimit=240.0)
              for i, server in enumerate(servers)]
     return drive(plans, whenReady=whenReady, beforeRelease=beforeRelease)
 
@@ -160,11 +164,12 @@ def fanOut(nodes: list[Peer], lines: int, redis: int | None) -> dict[str, float]
     return row
 
 
-def roundTrips(nodes: int, lines: int, fsync: list[str]) -> dict[str, dict[str, float]]:
+def roundTrips(nodes: int, lines: int, fsync: list[str],
+               interval: float) -> dict[str, dict[str, float]]:
     """
-    A small burst on C{nodes} nodes with C{MONITOR} on: per line, the
-    commands nodes sent Redis (each a request and its reply) and those
-    scripts ran inside Redis.
+    A small burst (or with C{interval}, paced chat) on C{nodes} nodes with
+    C{MONITOR} on: per line, the commands nodes sent Redis (each a request
+    and its reply) and those scripts ran inside Redis.
     """
     with redisServer(*fsync) as redis:
         seen: dict[str, Counter] = {"requests": Counter(), "inside scripts": Counter()}
@@ -192,7 +197,8 @@ def roundTrips(nodes: int, lines: int, fsync: list[str]) -> dict[str, dict[str, 
         with ExitStack() as stack:
             servers = [stack.enter_context(running(nodePeer(url, cpu), BIG_SEND_BUFFER))
                        for cpu in range(nodes)]
-            burst(servers, lines, lambda joined: counting.set(), counting.clear, stall=3.0)
+            burst(servers, lines, lambda joined: counting.set(), counting.clear, stall=3.0,
+                  interval=interval)
         stop.set()
         monitor.close()
         watcher.join(5)
@@ -249,12 +255,13 @@ def main() -> None:
                      f"and {statistics.median(r['Redis CPU ms/line'] for r in rows):.3f} ms "
                      "CPU per line")
         print(line)
-    for nodes in (1, 2):
-        found = roundTrips(nodes, min(args.lines, 200), fsync)
-        print(f"\n{nodes} node(s), per line said, with MONITOR:")
+    for nodes, interval in ((1, 0.0), (2, 0.0), (2, 0.05)):
+        found = roundTrips(nodes, 200 if interval == 0 else 40, fsync, interval)
+        pace = "a burst" if interval == 0 else f"a line every {interval:g} s per sender"
+        print(f"\n{nodes} node(s), {pace}, per line said, with MONITOR:")
         for kind, counts in found.items():
-            print(f"  {kind}: {sum(counts.values()):.2f} ("
-                  + ", ".join(f"{k} {v:.2f}" for k, v in counts.items()) + ")")
+            print(f"  {kind}: {sum(counts.values()):.3f} ("
+                  + ", ".join(f"{k} {v:.3f}" for k, v in counts.items()) + ")")
 
 
 if __name__ == "__main__":
