@@ -13,7 +13,7 @@ from twisted.trial.unittest import TestCase
 
 from globalchat.store.interface import Known, Message, StoreError
 from globalchat.store.memory import MemoryStore
-from globalchat.store.sqlite import _MIGRATIONS, SCHEMA_VERSION, MessageStore
+from globalchat.store.sqlite import _MIGRATIONS, ROWS_PER_INSERT, SCHEMA_VERSION, MessageStore
 from tests.redisserver import RedisStoreMixin
 
 
@@ -53,6 +53,23 @@ class BehaviourMixin:
             self.assertEqual(len(set(ids)), 50)
             self.assertEqual([m.text for m, _ in results],
                              [f"{b}.{i}" for b in range(5) for i in range(10)])
+        return ensureDeferred(go())
+
+    def test_largeBatch(self):
+        """
+        A batch of hundreds of messages (more than one INSERT statement's
+        worth in SQLite) is stored whole and in order, each under the id
+        it is returned with.
+        """
+        async def go():
+            store = self.open()
+            count = 2 * ROWS_PER_INSERT + 3
+            results = await store.append([draft(f"m{i}") for i in range(count)])
+            ids = [m.id for m, duplicate in results]
+            self.assertEqual(ids, list(range(ids[0], ids[0] + count)))
+            stored = await store.history("lobby", count + 1)
+            self.assertEqual([(m.id, m.text) for m in stored],
+                             [(m.id, f"m{i}") for i, (m, _) in enumerate(results)])
         return ensureDeferred(go())
 
     def test_duplicateClientId(self):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from itertools import groupby
+from itertools import chain, groupby
 from operator import attrgetter
 from typing import Callable, TypeVar
 
@@ -75,8 +75,16 @@ _MIGRATIONS: dict[int, list[str]] = {
 
 _COLUMNS = "time, room, sender, recipient, kind, text, client_id, id"
 
-#: A draft's values for an INSERT, in the order of its columns.
+#: The columns an INSERT fills, and the draft's attributes that fill them.
+_COLUMN_NAMES = ("time", "room", "sender", "recipient", "kind", "text", "client_id")
 _VALUES = attrgetter("time", "room", "sender", "recipient", "kind", "text", "clientId")
+
+#: Rows one INSERT statement writes when a batch has that many.
+ROWS_PER_INSERT = 128
+
+_ROW = "(" + ", ".join("?" * len(_COLUMN_NAMES)) + ")"
+_INSERT_ONE = f"INSERT INTO messages ({', '.join(_COLUMN_NAMES)}) VALUES {_ROW}"
+_INSERT_MANY = _INSERT_ONE + f", {_ROW}" * (ROWS_PER_INSERT - 1)
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[Message]:
@@ -166,11 +174,18 @@ class _Database(AccountTables):
         return self._insert([draft])[0], False
 
     def _insert(self, drafts: list[Message]) -> list[Message]:
-        # One prepared statement (the connection caches it) for the run;
-        # the rows' values are picked in C, not one tuple built per row.
-        self._db.executemany(
-            "INSERT INTO messages (time, room, sender, recipient, kind, text, client_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)", map(_VALUES, drafts))
+        # Prepared statements (the connection caches them) of
+        # ROWS_PER_INSERT rows each, then one of one row for the rest: a
+        # step of the statement is a release of the GIL and a wake-up of
+        # the reactor's thread, so one per row would cost more than the row.
+        whole = len(drafts) - len(drafts) % ROWS_PER_INSERT
+        if whole:
+            values = list(chain.from_iterable(map(_VALUES, drafts[:whole])))
+            width = len(_COLUMN_NAMES) * ROWS_PER_INSERT
+            self._db.executemany(_INSERT_MANY, (values[start:start + width]
+                                                for start in range(0, len(values), width)))
+        if whole < len(drafts):
+            self._db.executemany(_INSERT_ONE, map(_VALUES, drafts[whole:]))
         self.rows += len(drafts)
         # One connection writes, in one transaction, and AUTOINCREMENT
         # gives each row the next id: the run's ids end at the last one.
