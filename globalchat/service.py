@@ -128,7 +128,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
                                    path=pathChecker(reactor, config["path-target"]),
                                    pinholes=pinholes)
     ircPorts = [(d, "--irc") for d in config["irc"]]
-    irc = ircFactory(admission) if ircPorts else None
+    irc = ircFactory(admission, config["irc-name"]) if ircPorts else None
     for description, option in [(d, "--port") for d in config["ports"]] + ircPorts:
         prepared, fingerprint = prepareEndpoint(description, config["data-dir"])
         try:

@@ -31,6 +31,7 @@ from globalchat.expose.mapper import (
 from globalchat.expose.path import DEFAULT_TARGET, parseTarget
 from globalchat.expose.stun import parseHostPort
 from globalchat.policy import Limits, parseNetwork, parseRate
+from globalchat.irc.server import DEFAULT_NAME as DEFAULT_IRC_NAME
 from globalchat.server import DEFAULT_MAX_LINE_LENGTH
 from globalchat.web.gate import parseOrigin
 from globalchat.startup import (
@@ -141,6 +142,8 @@ class Options(usage.Options):
                                   "(make one with globalchat-cert)."],
         ["password-file", None, None, "Ask every client for the password whose hash this "
                                       "file holds (write it with globalchat-passwd)."],
+        ["irc-name", None, DEFAULT_IRC_NAME, "The server's name on the --irc ports (the "
+                                             "source of its replies): a host name."],
         ["metrics", None, None, "Serve Prometheus metrics at /metrics on this endpoint, e.g. "
                                 "tcp:9100:interface=127.0.0.1 (default: off). They show "
                                 "who is refused and how busy the server is: listen on "
@@ -319,6 +322,9 @@ class Options(usage.Options):
                 endpoints.serverEndpoint(reactor, checked, option, given=description)
             except endpoints.BadEndpoint as e:
                 raise StartupError(str(e)) from None
+        if re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", self["irc-name"]) is None:
+            raise StartupError(f"--irc-name must be a host name with a dot, such as "
+                               f"irc.example.org, not {self['irc-name']!r}")
         if self["metrics"] is not None:
             try:
                 endpoints.serverEndpoint(reactor, self["metrics"], option="--metrics")

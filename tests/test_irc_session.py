@@ -178,3 +178,60 @@ class WireTests(SynchronousTestCase):
         self.assertTrue(data.endswith(b"\r\n"))
         for line in data.split(b"\r\n")[:-1]:
             self.assertLessEqual(len(parse(line).command), 10)
+
+
+class TagsAndLengthTests(SynchronousTestCase):
+    def setUp(self):
+        self.chat = IRCChat()
+        self.ann = self.chat.irc("ann", caps=["message-tags", "echo-message"])
+        self.bob = self.chat.irc("bob", caps=["message-tags"])
+        self.cid = self.chat.irc("cid")
+        for client in (self.ann, self.bob, self.cid):
+            client.send("JOIN #tea")
+        for client in (self.ann, self.bob, self.cid):
+            client.messages()
+
+    def test_clientTags(self):
+        """
+        Client-only tags reach message-tags clients (and the echo), not
+        the others.
+        """
+        self.ann.send("@+draft/reply=1;+x=a\\sb;server=no PRIVMSG #tea :hi")
+        self.assertEqual(self.bob.messages()[0].tags, {"msgid": "1", "+draft/reply": "1",
+                                                       "+x": "a b"})
+        self.assertEqual(self.ann.messages()[0].tags["+x"], "a b")
+        self.assertEqual(self.cid.messages()[0].tags, {})
+
+    def test_longLineSplit(self):
+        """
+        A line-port message longer than an IRC line arrives whole, in
+        several PRIVMSGs; an IRC client's longest is one line (cut to 512).
+        """
+        line, _ = self.chat.connect("Dee", "/join tea")
+        self.cid.messages()
+        text = " ".join(["word"] * 300)
+        line.lineReceived(text)
+        pieces = [m.params[1] for m in self.cid.messages() if m.command == "PRIVMSG"]
+        self.assertGreater(len(pieces), 2)
+        self.assertEqual(" ".join(pieces), text)
+        self.ann.send("PRIVMSG #tea :" + "a" * (510 - len("PRIVMSG #tea :")))
+        data = self.cid.raw()
+        self.assertEqual(data.count(b"\r\n"), 1)
+        self.assertLessEqual(len(data), 512)
+
+    def test_userhostInNames(self):
+        """
+        userhost-in-names shows nick!user@host in NAMES.
+        """
+        dee = self.chat.irc("dee", caps=["userhost-in-names"])
+        dee.send("NAMES #tea")
+        self.assertEqual(dee.messages()[0].params[-1].split()[0],
+                         "@ann!~user@irc.users.globalchat")
+
+    def test_emptyRealname(self):
+        """
+        USER with an empty real name is 461.
+        """
+        client = self.chat.irc()
+        client.send("NICK eve", "USER eve 0 * :")
+        self.assertEqual(client.commands(), ["461"])

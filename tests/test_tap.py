@@ -245,6 +245,9 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertTrue((self.dataDir / "server.crt").exists())
         e = self.assertRaises(tap.StartupError, self.service, "--irc", "tcp:x")
         self.assertIn("bad --irc 'tcp:x'", str(e))
+        self.assertEqual(irc.server.name, "irc.globalchat")
+        e = self.assertRaises(tap.StartupError, self.service, "--irc-name", "no dots")
+        self.assertIn("--irc-name must be a host name", str(e))
 
     def test_listenBacklog(self):
         """

@@ -406,10 +406,12 @@ class Hub:
 
     def say(self, session: Session, text: str, act: bool = False,
             clientId: str | None = None, room: Room | None = None,
-            notice: bool = False) -> None:
+            notice: bool = False, tags: dict[str, str] | None = None) -> None:
         """
         Send C{text} (or an action, or a notice) to C{room}, one of
         C{session}'s, or else its current room, once stored.
+
+        @param tags: client-only tags, passed on live (not stored).
         """
         if room is None:
             room = session.current
@@ -421,10 +423,11 @@ class Hub:
             self.moderation.checkSpeak(session, room.key)
         self._submit(session, Message(self._now(), room.key, session.name, None,
                                       "act" if act else "notice" if notice else "msg", text,
-                                      clientId))
+                                      clientId, clientTags=tags))
 
     def private(self, session: Session, target: str, text: str,
-                clientId: str | None = None, kind: str = "priv") -> Deferred[None] | None:
+                clientId: str | None = None, kind: str = "priv",
+                tags: dict[str, str] | None = None) -> Deferred[None] | None:
         """
         Send C{text} to one user, once stored; both sides see the same
         line.  C{kind} is C{priv}, or C{privact} for an action,
@@ -437,7 +440,7 @@ class Hub:
             self.moderation.checkSpeak(session, None)
         key = names.key(target)
         draft = Message(self._now(), None, session.name, key, kind, text,
-                        clientId)
+                        clientId, clientTags=tags)
         if self.bus.holder(target) is not None or (self.accounts is None and key in self._known):
             self._submit(session, draft)
             return None

@@ -109,6 +109,8 @@ class MessagePipeline:
         run: list[Message] = []
         senders: list[Session] = []
         for (session, draft), (message, duplicate) in zip(batch, results):
+            if draft.clientTags is not None:
+                message.clientTags = draft.clientTags
             if message.room is not None and not duplicate:
                 if run and run[0].room != message.room:
                     self._publish(run, senders)

@@ -160,7 +160,9 @@ class ChannelCommands:
         RPL_NAMREPLY (in lines that fit) and RPL_ENDOFNAMES for C{room}.
         """
         symbol = "@" if self._secret(room) else "="
-        shown = [self.prefixes(session, room, member) + member.name
+        full = "userhost-in-names" in session.caps
+        shown = [self.prefixes(session, room, member) + (
+            session.server.source(member.name) if full else member.name)
                  for member in room.members.values()]
         line: list[str] = []
         size = 0

@@ -87,12 +87,13 @@ class MessageCommands:
             if not notice:
                 session.drop("control", "control characters are not allowed")
             return
+        tags = {k: v for k, v in message.tags.items() if k.startswith("+")} or None
         for target in params[0].split(",")[:MAX_TARGETS]:
             try:
                 if target.startswith("#"):
-                    self._toRoom(session, target, text, act, notice)
+                    self._toRoom(session, target, text, act, notice, tags)
                 else:
-                    self._toUser(session, target, text, act, notice)
+                    self._toUser(session, target, text, act, notice, tags)
             except IRCError as e:
                 if not notice:
                     session.numeric(e.code, *e.params)
@@ -101,19 +102,19 @@ class MessageCommands:
                     session.refuse(e, target)
 
     def _toRoom(self, session: IRCSession, target: str, text: str, act: bool,
-                notice: bool) -> None:
+                notice: bool, tags: dict[str, str] | None) -> None:
         room = self._hub.bus.room(target)
         if room is None or not self._hub.visible(session, room):
             raise IRCError(N.ERR_NOSUCHCHANNEL, target, "No such channel")
         if room not in session.rooms:
             raise IRCError(N.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
-        self._hub.say(session, text, act=act, room=room, notice=notice and not act)
+        self._hub.say(session, text, act=act, room=room, notice=notice and not act, tags=tags)
 
     def _toUser(self, session: IRCSession, target: str, text: str, act: bool,
-                notice: bool) -> None:
+                notice: bool, tags: dict[str, str] | None) -> None:
         holder = self._hub.bus.holder(target)
         kind = "privact" if act else "privnotice" if notice else "priv"
-        looking = self._hub.private(session, target, text, kind=kind)
+        looking = self._hub.private(session, target, text, kind=kind, tags=tags)
         if looking is not None:
             def refused(failure: Failure) -> None:
                 failure.trap(ChatError)

@@ -35,7 +35,7 @@ CAPABILITIES = {
     "account-notify": "", "account-tag": "", "away-notify": "", "batch": "",
     "cap-notify": "", "draft/chathistory": "", "echo-message": "", "extended-join": "",
     "labeled-response": "", "message-tags": "", "multi-prefix": "",
-    "sasl": "PLAIN,EXTERNAL", "server-time": "",
+    "sasl": "PLAIN,EXTERNAL", "server-time": "", "userhost-in-names": "",
 }
 
 #: Base64 comes in chunks of this many bytes; a shorter one is the last.
@@ -144,7 +144,7 @@ class Registration:
         if session.welcomed or session.username is not None:
             raise IRCError(N.ERR_ALREADYREGISTERED, "You may not reregister")
         params = message.params
-        if len(params) < 4 or not params[0]:
+        if len(params) < 4 or not params[0] or not params[3]:
             raise IRCError(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         session.username = "~" + params[0][:USERLEN - 1]
         session.realname = params[3]

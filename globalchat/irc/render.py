@@ -31,10 +31,6 @@ RENDER_CAPS = frozenset({"server-time", "message-tags", "account-tag", "echo-mes
 _COMMANDS = {"msg": "PRIVMSG", "act": "PRIVMSG", "priv": "PRIVMSG", "privact": "PRIVMSG",
              "notice": "NOTICE", "privnotice": "NOTICE"}
 
-#: Room for the text of a message: 512 bytes less the command, a target
-#: and a long source (nick!user@host of the longest names).
-_TEXT_ROOM = MAX_BODY - 2 - 160
-
 
 def serverTime(when: float) -> str:
     """
@@ -171,11 +167,18 @@ class IRCRender:
         target = f"#{where}" if message.room is not None else where
         source = self._server.source(message.sender)
         act = message.kind in ("act", "privact")
-        room = _TEXT_ROOM - (len("\x01ACTION \x01") if act else 0)
+        wrap = len("\x01ACTION \x01") if act else 0
+        head = len(f"{command} {target} :".encode("utf-8")) + wrap
+        if len(text.encode("utf-8")) <= MAX_BODY - 2 - head:
+            # What an IRC client could send fits one line (cut to 512
+            # with the source): longer text (from the line port) is split.
+            pieces = [text]
+        else:
+            pieces = splitText(text, MAX_BODY - 2 - head - len(source.encode("utf-8")) - 2)
         return b"".join(
             build(command, target, f"\x01ACTION {piece}\x01" if act else piece,
                   source=source, tags=tags)
-            for piece in splitText(text, room))
+            for piece in pieces)
 
     def tagsOf(self, message: Message) -> dict[str, str]:
         """
@@ -186,6 +189,8 @@ class IRCRender:
             tags["time"] = serverTime(message.time)
         if self._msgid:
             tags["msgid"] = str(message.id)
+            if message.clientTags:
+                tags.update(message.clientTags)
         if self._account:
             account = self._server.accountAndRealname(message.sender)[0]
             if account:

@@ -15,7 +15,7 @@ from globalchat.irc.messaging import MessageCommands
 from globalchat.irc.modes import ModeCommands
 from globalchat.irc.queries import QueryCommands
 from globalchat.irc.registration import Registration
-from globalchat.irc.server import IRCServer
+from globalchat.irc.server import DEFAULT_NAME, IRCServer
 from globalchat.irc.session import sessionClass
 from globalchat.server import ChatFactory, ChatProtocol
 
@@ -58,10 +58,12 @@ def commandsFor(admission: Admission, server: IRCServer) -> IRCCommands:
                        HistoryCommands(hub))
 
 
-def ircFactory(admission: Admission) -> IRCFactory:
+def ircFactory(admission: Admission, name: str = DEFAULT_NAME) -> IRCFactory:
     """
     The factory every C{--irc} port of a server shares.
+
+    @param name: the server's name (C{--irc-name}).
     """
-    server = IRCServer(admission.hub, now=admission.clock.seconds())
+    server = IRCServer(admission.hub, name, now=admission.clock.seconds())
     admission.hub.watchers.append(server)
     return IRCFactory(admission, server)

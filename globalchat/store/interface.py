@@ -47,6 +47,9 @@ class Message:
     text: str
     clientId: str | None = None
     id: int | None = None
+    #: Tags its sender's client gave it for other clients (IRCv3
+    #: client-only tags), passed on live and not stored.
+    clientTags: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
