@@ -109,3 +109,25 @@ class LabelTests(SynchronousTestCase):
         ann.send("@label=a4 PRIVMSG #tea :hi")
         echo = ann.messages()
         self.assertEqual([(m.command, m.tags.get("label")) for m in echo], [("PRIVMSG", "a4")])
+
+    def test_labelledEchoes(self):
+        """
+        A labelled PRIVMSG to several users is echoed in one labelled
+        batch; one to itself comes as a labelled echo and a delivery.
+        """
+        chat = IRCChat()
+        caps = ["labeled-response", "batch", "echo-message"]
+        ann = chat.irc("ann", caps=caps)
+        bob, cid = chat.irc("bob", caps=caps), chat.irc("cid")
+        ann.send("@label=m1 PRIVMSG bob,cid :hi")
+        echoes = ann.messages()
+        self.assertEqual([m.command for m in echoes], ["BATCH", "PRIVMSG", "PRIVMSG", "BATCH"])
+        self.assertEqual(echoes[0].tags, {"label": "m1"})
+        self.assertEqual(bob.messages()[0].tags, {})
+        cid.messages()
+        ann.send("@label=m2 PRIVMSG ann :me")
+        mine = ann.messages()
+        self.assertEqual([(m.command, m.tags.get("label")) for m in mine],
+                         [("PRIVMSG", "m2"), ("PRIVMSG", None)])
+        cid.send("PRIVMSG cid :note to self")
+        self.assertEqual([m.params for m in cid.messages()], [["cid", "note to self"]])

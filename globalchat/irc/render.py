@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from zope.interface import implementer
 
+from globalchat.chat import names
 from globalchat.chat.render import IRender
 from globalchat.irc import numerics as N
 from globalchat.irc.message import MAX_BODY, build, splitText
@@ -142,7 +143,10 @@ class IRCRender:
     # -- messages ----------------------------------------------------------
 
     def message(self, message: Message, where: str, own: bool) -> bytes:
-        if own and not self._echo:
+        if own and not self._echo and not (message.room is None and
+                                           message.recipient == names.key(message.sender)):
+            # Without echo-message a client is not sent its own messages,
+            # but for one it sent to itself.
             return b""
         return self._message(message, where, live=True)
 

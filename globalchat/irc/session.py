@@ -12,9 +12,11 @@ and only a client that keeps sending while held is cut off.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import TYPE_CHECKING
 
+from globalchat.chat import names
 from globalchat.chat.errors import ChatError
 from globalchat.chat.session import Session
 from globalchat.chat.text import ControlCharacters, checkText
@@ -81,7 +83,9 @@ class IRCSession(Session):
         self.label: str | None = None
         self._collected: list[bytes] | None = None
         #: The labels its echoed messages still owe, in the order sent.
-        self._echoLabels: deque[str] | None = None
+        #: The labels its echoed messages still owe, in the order sent:
+        #: each with how many echoes it labels and those seen so far.
+        self._echoLabels: deque[tuple[str, int, list[bytes]]] | None = None
 
     # -- lines in ----------------------------------------------------------
 
@@ -162,7 +166,7 @@ class IRCSession(Session):
                 if echoed > 0:
                     # The echo of the message carries the label.
                     self._echoLabels = self._echoLabels or deque()
-                    self._echoLabels.extend([self.label] * echoed)
+                    self._echoLabels.append((self.label, echoed, []))
                 self._labelled(ack=echoed <= 0)
 
     def _dispatch(self, message: Message) -> None:
@@ -239,28 +243,41 @@ class IRCSession(Session):
         line tagged, several in a batch, none as an ACK (unless C{ack} is
         false: its echo will carry the label).
         """
-        label = self.label
-        lines = [line + b"\r\n" for data in self._collected or [] for line in data.split(b"\r\n")
-                 if line]
+        label, collected = self.label, self._collected or []
         self.label, self._collected = None, None
+        if collected or ack:
+            super().reply(self._labelledLines(label, collected))
+
+    def _labelledLines(self, label: str, blocks: list[bytes]) -> bytes:
+        """
+        C{blocks} (finished lines) as the answer to a labelled command.
+        """
+        lines = [line + b"\r\n" for data in blocks for line in data.split(b"\r\n") if line]
         if not lines:
-            if ack:
-                    super().reply(build("ACK", source=self.server.name, tags={"label": label}))
-        elif len(lines) == 1:
-            super().reply(_tagged(lines[0], {"label": label}))
-        else:
-            ref = f"L{id(self) % 100000}{label[:8]}".replace(" ", "")
-            out = [build("BATCH", f"+{ref}", "labeled-response", source=self.server.name,
-                         tags={"label": label})]
-            out += [_tagged(line, {"batch": ref}) for line in lines]
-            out.append(build("BATCH", f"-{ref}", source=self.server.name))
-            super().reply(b"".join(out))
+            return build("ACK", source=self.server.name, tags={"label": label})
+        if len(lines) == 1:
+            return _tagged(lines[0], {"label": label})
+        ref = f"L{next(_BATCHES)}"
+        out = [build("BATCH", f"+{ref}", "labeled-response", source=self.server.name,
+                     tags={"label": label})]
+        out += [_tagged(line, {"batch": ref}) for line in lines]
+        out.append(build("BATCH", f"-{ref}", source=self.server.name))
+        return b"".join(out)
 
     def show(self, message, where: str) -> bytes:
         data = super().show(message, where)
-        if self._echoLabels and data and message.sender == self.name:
-            data = _tagged(data, {"label": self._echoLabels.popleft()})
-        return data
+        if not (self._echoLabels and data and message.sender == self.name):
+            return data
+        toSelf = message.room is None and message.recipient == names.key(self.name)
+        # A message to itself is its echo and its delivery: only the echo
+        # is labelled.
+        delivered = self.render.message(message, where, False) if toSelf else b""
+        label, count, echoes = self._echoLabels[0]
+        echoes.append(data)
+        if len(echoes) < count:
+            return delivered
+        self._echoLabels.popleft()
+        return self._labelledLines(label, echoes) + delivered
 
     def deliverRun(self, shared) -> None:
         if not self._echoLabels or self._catchup is not None:
@@ -303,6 +320,10 @@ class IRCSession(Session):
         if self.oper and self._hub.moderation is not None:
             self._hub.moderation.oper(self, up=False)
         super().disconnected()
+
+
+#: Batch references, unique in the server.
+_BATCHES = itertools.count(1)
 
 
 def _tagged(line: bytes, tags: dict[str, str]) -> bytes:
