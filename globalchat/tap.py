@@ -23,7 +23,7 @@ from globalchat.chat.errors import ChatError
 from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT
 from globalchat.chat.hub import DEFAULT_BACKLOG, DEFAULT_MAX_ROOMS, DEFAULT_ROOMS_PER_USER
 from globalchat.chat.names import checkName, checkRoom
-from globalchat.cluster.connection import BadClusterURL, parseURL
+from globalchat.cluster.address import BadClusterURL, parseURL
 from globalchat.commandline import didYouMean, helpPointer, whyUnusable
 from globalchat.expose.mapper import (
     DEFAULT_LEASE,

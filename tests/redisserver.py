@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import unittest
@@ -46,15 +47,18 @@ class RedisServer:
     """
 
     def __init__(self, testCase: unittest.TestCase, *config: str,
-                 password: str | None = None, directory: Path | None = None) -> None:
+                 password: str | None = None, directory: Path | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
         """
         @param config: more C{redis-server} options, e.g. C{"--appendonly", "yes"}.
         @param password: what clients must log in with (C{requirepass}).
+        @param tls: a certificate and its key: then it speaks TLS only.
         """
         self._binary = redisServerPath()
         self.directory = directory or Path(testCase.mktemp()).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.password = password
+        self.tls = tls
         self._config = list(config)
         self.process: subprocess.Popen | None = None
         self.port = freePort()
@@ -64,9 +68,12 @@ class RedisServer:
     @property
     def url(self) -> str:
         """
-        The C{--cluster} URL of database 0 of this server.
+        The C{--cluster} URL of database 0 of this server (C{rediss:} to
+        C{localhost} with TLS, without a C{ca=}).
         """
         secret = f":{self.password}@" if self.password is not None else ""
+        if self.tls is not None:
+            return f"rediss://{secret}localhost:{self.port}/0"
         return f"redis://{secret}127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10) -> None:
@@ -74,8 +81,13 @@ class RedisServer:
         Start it (again, on the same port) and wait until it answers.
         """
         auth = ["--requirepass", self.password] if self.password is not None else []
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file",
+                     str(self.tls[0]), "--tls-key-file", str(self.tls[1]),
+                     "--tls-auth-clients", "no"]
         self.process = subprocess.Popen(
-            [self._binary, "--port", str(self.port), "--bind", "127.0.0.1",
+            [self._binary, *ports, "--bind", "127.0.0.1",
              "--dir", str(self.directory), "--save", "", "--daemonize", "no",
              "--logfile", str(self.directory / "redis.log"), *auth, *self._config],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(self.directory))
@@ -97,6 +109,12 @@ class RedisServer:
         Send one command and return the first line of its reply.
         """
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            if self.tls is not None:
+                # Only to see that it answers: the tests check the certificate.
+                context = ssl.create_default_context()
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+                s = context.wrap_socket(s)
             data = b""
             if self.password is not None:
                 data += _encode(["AUTH", self.password])
@@ -144,7 +162,8 @@ def connect(testCase: unittest.TestCase, server: RedisServer):
     from twisted.internet import reactor
     from twisted.internet.defer import Deferred
 
-    from globalchat.cluster.connection import Redis, parseURL
+    from globalchat.cluster.address import parseURL
+    from globalchat.cluster.connection import Redis
 
     redis = Redis(parseURL(server.url), reactor)
     available: Deferred = Deferred()

@@ -11,7 +11,8 @@ from twisted.trial.unittest import TestCase
 from globalchat.chat.hub import Hub
 from globalchat.cluster import keys
 from globalchat.cluster.bus import RedisBus
-from globalchat.cluster.connection import Redis, parseURL
+from globalchat.cluster.address import parseURL
+from globalchat.cluster.connection import Redis
 from globalchat.cluster.node import ClusterService
 from globalchat.store.memory import MemoryStore
 from tests.chatfakes import Users
@@ -87,25 +88,31 @@ class ClusterBusTests(TestCase):
     @inlineCallbacks
     def login(self, node, *names):
         """
-        Log C{names} in on C{node}, and wait until they are in the default room.
+        Log C{names} in on C{node}, and wait until each has its greeting
+        and its own arrival in the default room, which are left out.
         """
         node.users.login(*names)
-        yield waitUntil(lambda: all(
-            node.users.sessions[name].rooms for name in names))
-        yield self.settle()
         for name in names:
-            node.users.recorders[name].data.clear()
+            yield self.expect(node, name, [f"Hello Good morning !!!! ::: {name}",
+                                           f"JOIN #lobby {name}"])
 
-    def settle(self, seconds=0.2):
+    def expect(self, node, name, expected, timeout=10):
         """
-        Let pub/sub messages between the nodes arrive.
+        Wait until C{name} on C{node} was sent as many lines as
+        C{expected}, and check (and forget) them.
         """
-        d = Deferred()
-        reactor.callLater(seconds, d.callback, None)
-        return d
+        recorder = node.users.recorders[name]
 
-    def lines(self, node, name):
-        return node.users.lines(name)
+        def text():
+            return b"".join(recorder.data).decode("utf-8").splitlines()
+
+        def check(_):
+            got = text()[:len(expected)]
+            rest = "".join(line + "\r\n" for line in text()[len(expected):]).encode()
+            recorder.data[:] = [rest] if rest else []
+            self.assertEqual(got, expected)
+
+        return waitUntil(lambda: len(text()) >= len(expected), timeout).addBoth(check)
 
     @inlineCallbacks
     def test_roomAcrossNodes(self):
@@ -115,20 +122,16 @@ class ClusterBusTests(TestCase):
         """
         yield self.login(self.a, "Ann")
         yield self.login(self.b, "Bob")
-        self.assertEqual(self.lines(self.a, "Ann"), ["JOIN #lobby Bob"])
+        yield self.expect(self.a, "Ann", ["JOIN #lobby Bob"])
         self.a.users.say("Ann", "hello")
         self.a.users.say("Ann", "second")
-        yield waitUntil(lambda: self.b.users.recorders["Bob"].data)
-        yield self.settle()
-        self.assertEqual(self.lines(self.b, "Bob"),
-                         ["MSG #lobby <Ann> hello", "MSG #lobby <Ann> second"])
-        self.assertEqual(self.lines(self.a, "Ann"),
-                         ["MSG #lobby <Ann> hello", "MSG #lobby <Ann> second"])
+        said = ["MSG #lobby <Ann> hello", "MSG #lobby <Ann> second"]
+        yield self.expect(self.b, "Bob", said)
+        yield self.expect(self.a, "Ann", said)
         self.b.users.say("Bob", "/who")
         self.b.users.say("Bob", "/rooms")
-        yield self.settle()
-        self.assertEqual(self.lines(self.b, "Bob"),
-                         ["WHO #lobby Ann Bob", "OK /who", "ROOM #lobby 2", "OK /rooms"])
+        yield self.expect(self.b, "Bob",
+                          ["WHO #lobby Ann Bob", "OK /who", "ROOM #lobby 2", "OK /rooms"])
 
     @inlineCallbacks
     def test_joinPartTopicNick(self):
@@ -138,25 +141,22 @@ class ClusterBusTests(TestCase):
         """
         yield self.login(self.a, "Ann")
         yield self.login(self.b, "Bob")
-        self.lines(self.a, "Ann")
+        yield self.expect(self.a, "Ann", ["JOIN #lobby Bob"])
         self.a.users.say("Ann", "/join tea")
-        yield self.settle()
+        yield self.expect(self.a, "Ann", ["JOIN #tea Ann", "OK /join"])
         self.b.users.say("Bob", "/join #Tea")
-        yield self.settle()
-        self.assertEqual(self.lines(self.b, "Bob")[0], "JOIN #tea Bob")
+        yield self.expect(self.b, "Bob", ["JOIN #tea Bob", "OK /join"])
+        yield self.expect(self.a, "Ann", ["JOIN #tea Bob"])
         self.a.users.say("Ann", "/topic oolong only")
         self.a.users.say("Ann", "/nick Anna")
-        yield self.settle()
+        yield self.expect(self.a, "Ann", ["TOPIC #tea Ann oolong only", "OK /topic",
+                                          "NICK Ann Anna", "OK /nick"])
+        yield self.expect(self.b, "Bob", ["TOPIC #tea Ann oolong only", "NICK Ann Anna"])
         self.b.users.say("Bob", "/part tea bye")
-        yield self.settle()
-        self.assertEqual(self.lines(self.a, "Ann"), [
-            "JOIN #tea Ann", "OK /join", "JOIN #tea Bob", "TOPIC #tea Ann oolong only",
-            "OK /topic", "NICK Ann Anna", "OK /nick", "PART #tea Bob bye"])
-        self.assertEqual(self.lines(self.b, "Bob"), [
-            "TOPIC #tea Ann oolong only", "NICK Ann Anna", "PART #tea Bob bye", "OK /part"])
+        yield self.expect(self.b, "Bob", ["PART #tea Bob bye", "OK /part"])
+        yield self.expect(self.a, "Ann", ["PART #tea Bob bye"])
         self.b.users.say("Bob", "/quit gone")
-        yield self.settle()
-        self.assertEqual(self.lines(self.a, "Ann"), ["QUIT Bob gone"])
+        yield self.expect(self.a, "Ann", ["QUIT Bob gone"])
 
     @inlineCallbacks
     def test_nameClaimedClusterWide(self):
@@ -166,10 +166,10 @@ class ClusterBusTests(TestCase):
         """
         yield self.login(self.a, "Ann")
         self.b.users.login("ANN")
-        yield waitUntil(lambda: self.b.users.recorders["ANN"].data)
-        self.assertEqual(self.lines(self.b, "ANN"), ["ERROR the name ANN is taken, choose another"])
+        yield self.expect(self.b, "ANN", ["ERROR the name ANN is taken, choose another"])
         self.a.users.say("Ann", "/quit")
-        yield self.settle()
+        yield self.expect(self.a, "Ann", ["OK /quit"])
+        yield waitUntil(lambda: self.server.command("EXISTS", keys.name("ann")) == b":0")
         yield self.login(self.b, "Ann")
         self.assertIs(self.b.bus.holder("ann"), self.b.users.sessions["Ann"])
 
@@ -181,11 +181,10 @@ class ClusterBusTests(TestCase):
         """
         yield self.login(self.a, "Ann")
         yield self.login(self.b, "Bob")
-        self.lines(self.a, "Ann")
+        yield self.expect(self.a, "Ann", ["JOIN #lobby Bob"])
         self.a.users.say("Ann", "/msg bob psst")
-        yield waitUntil(lambda: self.b.users.recorders["Bob"].data)
-        self.assertEqual(self.lines(self.b, "Bob"), ["PRIV <Ann> @Bob psst"])
-        self.assertEqual(self.lines(self.a, "Ann"), ["PRIV <Ann> @Bob psst"])
+        yield self.expect(self.b, "Bob", ["PRIV <Ann> @Bob psst"])
+        yield self.expect(self.a, "Ann", ["PRIV <Ann> @Bob psst"])
 
     @inlineCallbacks
     def test_deadNodeFreesNames(self):
@@ -196,10 +195,10 @@ class ClusterBusTests(TestCase):
         """
         yield self.login(self.a, "Ann")
         yield self.login(self.b, "Bob")
-        self.lines(self.b, "Bob")
+        yield self.expect(self.a, "Ann", ["JOIN #lobby Bob"])
         self.a.kill()
         killed = reactor.seconds()
-        yield waitUntil(lambda: self.lines(self.b, "Bob") == ["QUIT Ann its server went away"])
+        yield self.expect(self.b, "Bob", ["QUIT Ann its server went away"])
         self.assertLess(reactor.seconds() - killed, EXPIRY + 2 * INTERVAL + 1)
         yield self.login(self.b, "Ann")
         self.assertIs(self.b.bus.holder("ann"), self.b.users.sessions["Ann"])
@@ -223,25 +222,32 @@ class ClusterBusTests(TestCase):
         """
         yield self.login(self.a, "Ann")
         yield self.login(self.b, "Bob")
-        self.lines(self.a, "Ann")
+        yield self.expect(self.a, "Ann", ["JOIN #lobby Bob"])
         self.server.stop()
         yield waitUntil(lambda: not self.a.redis.available)
         self.a.users.say("Ann", "anyone?")
         self.a.users.say("Ann", "/join tea")
         self.a.users.say("Ann", "/nick Anna")
-        yield self.settle()
         refusal = ("ERROR this server has lost touch with the rest of the chat for a moment; "
                    "nothing was done: try again shortly")
-        self.assertEqual(self.lines(self.a, "Ann"), [refusal] * 3)
+        yield self.expect(self.a, "Ann", [refusal] * 3)
         self.assertFalse(self.a.users.recorders["Ann"].closed)
         self.server.start()
         yield waitUntil(lambda: self.a.redis.available and self.b.redis.available)
-        yield self.settle(0.5)
+        # Both nodes have written their users back.
+        yield waitUntil(lambda: self.server.command("ZCARD", keys.members("lobby")) == b":2")
         self.a.users.say("Ann", "back")
-        yield waitUntil(lambda: self.b.users.recorders["Bob"].data)
-        self.assertEqual(self.lines(self.b, "Bob"), ["MSG #lobby <Ann> back"])
+        yield self.expect(self.b, "Bob", ["MSG #lobby <Ann> back"])
         self.b.users.say("Bob", "/who")
-        yield self.settle()
         # Written back by each node: the order of arrival is the nodes'.
-        who, ok = self.lines(self.b, "Bob")
+        who, ok = yield self.lines(self.b, "Bob", 2)
         self.assertEqual((sorted(who.split()), ok), (["#lobby", "Ann", "Bob", "WHO"], "OK /who"))
+
+    @inlineCallbacks
+    def lines(self, node, name, count):
+        """
+        The next C{count} lines C{name} on C{node} is sent, once sent.
+        """
+        recorder = node.users.recorders[name]
+        yield waitUntil(lambda: len(b"".join(recorder.data).splitlines()) >= count)
+        return recorder.lines()

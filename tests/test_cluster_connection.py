@@ -10,16 +10,28 @@ from twisted.internet.task import deferLater
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from globalchat.cluster.connection import (
-    BadClusterURL,
-    ClusterAddress,
-    Redis,
-    RedisUnavailable,
-    Unreachable,
-    parseURL,
-    probe,
-)
+from globalchat.cluster.address import BadClusterURL, ClusterAddress, Unreachable, parseURL, probe
+from globalchat.cluster.connection import Redis, RedisUnavailable
 from tests.redisserver import RedisServer, freePort
+
+
+def authority(directory):
+    """
+    A CA (ca.crt) and a certificate it signed for localhost (redis.crt,
+    redis.key) in C{directory}.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from globalchat.tls import issueCertificate
+
+    directory.mkdir(parents=True)
+    issueCertificate(directory / "ca.crt", directory / "ca.key", "Test CA", authority=True)
+    issuer = (x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes()),
+              serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None))
+    issueCertificate(directory / "redis.crt", directory / "redis.key", "localhost",
+                     ["localhost"], issuer=issuer)
+    return directory / "ca.crt", (directory / "redis.crt", directory / "redis.key")
 
 
 class ParseURLTests(SynchronousTestCase):
@@ -107,6 +119,25 @@ class ProbeTests(SynchronousTestCase):
                                                 "redis://:PASSWORD@HOST:PORT/DB")
         probe(parseURL(redis.url))
 
+    def test_tls(self):
+        """
+        rediss:// checks Redis's certificate: against ?ca= it passes; against
+        the system's authorities a private CA's certificate is refused, in
+        one line that says where to give the CA.
+        """
+        from pathlib import Path
+
+        ca, certificate = authority(Path(self.mktemp()).resolve())
+        redis = RedisServer(self, password="pw", tls=certificate)
+        probe(parseURL(f"{redis.url}?ca={ca}"))
+        with self.assertRaises(Unreachable) as caught:
+            probe(parseURL(redis.url))
+        self.assertTrue(str(caught.exception).startswith(
+            f"the TLS certificate of Redis at rediss://localhost:{redis.port}/0 cannot be "
+            "trusted: "), str(caught.exception))
+        self.assertIn("(a private authority's certificate goes in ?ca=FILE)",
+                      str(caught.exception))
+
     def test_noSuchDatabase(self):
         """
         A database number Redis does not have is refused at start-up.
@@ -171,6 +202,21 @@ class RedisServiceTests(TestCase):
         yield self.redis.publish("globalchat:test", "hello")
         yield self.waitUntil(lambda: self.messages)
         self.assertEqual(self.messages, [("globalchat:test", "hello")])
+
+    @inlineCallbacks
+    def test_tls(self):
+        """
+        The node's connections speak TLS to a rediss:// Redis, trusting ?ca=.
+        """
+        from pathlib import Path
+
+        ca, certificate = authority(Path(self.mktemp()).resolve())
+        server = RedisServer(self, tls=certificate)
+        redis = Redis(parseURL(f"{server.url}?ca={ca}"), reactor)
+        redis.startService()
+        self.addCleanup(redis.stopService)
+        yield self.waitUntil(lambda: redis.available)
+        self.assertEqual((yield redis.execute("PING")), "PONG")
 
     @inlineCallbacks
     def test_outage(self):

@@ -25,7 +25,6 @@ is back (L{RedisBus.resync}).
 from __future__ import annotations
 
 import uuid
-from collections import deque
 from typing import TYPE_CHECKING, Iterable
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -33,29 +32,18 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from globalchat.chat import names
-from globalchat.chat.bus import (
-    DEFAULT_ANNOUNCE_LIMIT,
-    LocalBus,
-    Room,
-    nameLooksLike,
-    nameTaken,
-    showPrivate,
-)
+from globalchat.chat.bus import DEFAULT_ANNOUNCE_LIMIT, Room, nameLooksLike, nameTaken, showPrivate
 from globalchat.chat.errors import ChatError
 from globalchat.cluster import busscripts, keys
 from globalchat.cluster.connection import Redis, RedisUnavailable
-from globalchat.cluster.events import decodeMessages, dumps, encodeMessages, loads
+from globalchat.cluster.events import dumps, encodeMessages
+from globalchat.cluster.heard import HeardBus
 
 if TYPE_CHECKING:
     from globalchat.chat.session import Session
     from globalchat.store.interface import Message
 
-#: How many nick and quit event ids a node remembers, to show each once
-#: although it comes on the channel of every room it concerns.
-_SEEN = 4096
-
-
-class RedisBus(LocalBus):
+class RedisBus(HeardBus):
     """
     L{IBus} for one node of a cluster.
 
@@ -66,17 +54,12 @@ class RedisBus(LocalBus):
 
     def __init__(self, redis: Redis, announceLimit: int = DEFAULT_ANNOUNCE_LIMIT,
                  nodeId: str | None = None) -> None:
-        super().__init__(announceLimit)
+        super().__init__(nodeId or uuid.uuid4().hex[:12], announceLimit)
         self.redis = redis
-        self.nodeId = nodeId or uuid.uuid4().hex[:12]
         self._db = redis.address.db
-        #: Members of each room here, on every node, as last heard.
-        self._counts: dict[str, int] = {}
         #: Joins under way, by room key: its channel must stay subscribed.
         self._entering: dict[str, int] = {}
         self._claiming: set[str] = set()
-        self._seen: deque[str] = deque(maxlen=_SEEN)
-        self._seenSet: set[str] = set()
         self._events = 0
         redis.listen(self.received)
         redis.follow(keys.nodeChannel(self._db, self.nodeId))
@@ -301,94 +284,6 @@ class RedisBus(LocalBus):
 
         payload = dumps({"m": encodeMessages([message])})
         return self._eval(busscripts.PRIVATE, message.recipient, payload).addCallback(found)
-
-    # -- what other nodes say ------------------------------------------------------
-
-    def received(self, channel: str, text: str) -> None:
-        """
-        Show what another node published to the sessions here it is for.
-        """
-        event = loads(text)
-        if event.get("n") == self.nodeId:
-            return
-        handler = getattr(self, f"_heard_{event.get('t')}", None)
-        if handler is not None:
-            handler(event)
-
-    def _heard_msg(self, event: dict) -> None:
-        super().publish(decodeMessages(event["m"]), event["w"])
-
-    def _heard_priv(self, event: dict) -> None:
-        message = decodeMessages(loads(event["p"])["m"])[0]
-        recipient = self._sessions.get(message.recipient)
-        if recipient is not None:
-            showPrivate(message, event["w"], (recipient,))
-
-    def _heard_join(self, event: dict) -> None:
-        room = self._rooms.get(event["r"])
-        if room is None:
-            return
-        self._counts[room.key] = event["c"]
-        if event["c"] <= self.announceLimit:
-            self._broadcast("joined", (room.name, event["name"]), room.members.values())
-
-    def _heard_part(self, event: dict) -> None:
-        room = self._rooms.get(event["r"])
-        if room is None:
-            return
-        self._counts[room.key] = event["c"] - 1
-        if event["by"]:
-            self._broadcast("kicked", (room.name, event["name"], event["by"], event["why"]),
-                            room.members.values())
-        elif event["c"] <= self.announceLimit:
-            self._broadcast("parted", (room.name, event["name"], event["why"]),
-                            room.members.values())
-
-    def _heard_topic(self, event: dict) -> None:
-        room = self._rooms.get(event["r"])
-        if room is not None:
-            room.topic = event["text"]
-            self._broadcast("topic", (room.name, event["name"], event["text"]),
-                            room.members.values())
-
-    def _heard_nick(self, event: dict) -> None:
-        if self._once(event["e"]):
-            self._broadcast("renamed", (event["old"], event["new"]),
-                            self._members(key for key in event["rooms"]))
-
-    def _heard_quit(self, event: dict) -> None:
-        if not self._once(event["e"]):
-            return
-        told = []
-        for key, before in event["rooms"]:
-            if key in self._rooms:
-                self._counts[key] = before - 1
-                if before <= self.announceLimit:
-                    told.append(key)
-        self._broadcast("quit", (event["name"], event["why"]), self._members(told))
-
-    def _members(self, rooms: Iterable[str]) -> list[Session]:
-        """
-        The sessions here in any of C{rooms}, once each.
-        """
-        seen: dict[int, Session] = {}
-        for key in rooms:
-            room = self._rooms.get(key)
-            for member in room.members.values() if room is not None else ():
-                seen.setdefault(id(member), member)
-        return list(seen.values())
-
-    def _once(self, eventId: str) -> bool:
-        """
-        Whether the event C{eventId} is heard for the first time.
-        """
-        if eventId in self._seenSet:
-            return False
-        if len(self._seen) == self._seen.maxlen:
-            self._seenSet.discard(self._seen[0])
-        self._seen.append(eventId)
-        self._seenSet.add(eventId)
-        return True
 
     # -- after an outage -----------------------------------------------------------
 

@@ -26,14 +26,8 @@ from twisted.python.failure import Failure
 
 from globalchat.cluster import busscripts, keys
 from globalchat.cluster.bus import RedisBus
-from globalchat.cluster.connection import (
-    BadClusterURL,
-    ClusterAddress,
-    Redis,
-    RedisUnavailable,
-    Unreachable,
-    probe,
-)
+from globalchat.cluster.address import BadClusterURL, ClusterAddress, Unreachable, probe
+from globalchat.cluster.connection import Redis, RedisUnavailable
 from globalchat.cluster.store import RedisStore
 from globalchat.startup import StartupError
 from globalchat.store.service import HistoryService
@@ -64,6 +58,8 @@ class ClusterService(MultiService):
 
     def startService(self) -> None:
         super().startService()
+        self.log.info("this server is node {node} of the cluster at {address}",
+                      node=self.bus.nodeId, address=str(self.redis.address))
         self._beats.start(self._interval, now=False)
 
     def stopService(self) -> Deferred:

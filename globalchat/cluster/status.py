@@ -114,8 +114,8 @@ async def connectAndCheck(reactor, url: str) -> list[Check]:
     Connect to the cluster's Redis at C{url} and check it; a Redis that
     cannot be used is one problem saying why.
     """
-    from globalchat.cluster.connection import (
-        BadClusterURL, Redis, Unreachable, parseURL, probe)
+    from globalchat.cluster.address import BadClusterURL, Unreachable, parseURL, probe
+    from globalchat.cluster.connection import Redis
 
     try:
         address = parseURL(url)
