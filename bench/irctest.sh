@@ -6,10 +6,12 @@
 #   bench/irctest.sh IRCTEST_DIR [globalchat|ngircd]... [-- PYTEST-ARGS...]
 #
 # irctest runs in a virtual environment of its own (IRCTEST_VENV, default
-# IRCTEST_DIR/.venv, made from its requirements.txt on first use); globalchat
-# runs from GLOBALCHAT_BIN (default: this checkout's .venv/bin). Each server's
-# pytest output and JUnit XML go to IRCTEST_OUT (default IRCTEST_DIR/results),
-# and the last lines printed are the figures: passed, failed, skipped.
+# IRCTEST_DIR/.venv, made from its requirements.txt and pytest-xdist on first
+# use), with IRCTEST_JOBS pytest-xdist workers (default 0: one test at a
+# time, in pytest's own process); globalchat runs from GLOBALCHAT_BIN
+# (default: this checkout's .venv/bin). Each server's pytest output and JUnit
+# XML go to IRCTEST_OUT (default IRCTEST_DIR/results), and the last lines
+# printed are the figures: passed, failed, skipped.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ $# -lt 1 ] || [ ! -d "$1/irctest/server_tests" ]; then
@@ -33,7 +35,7 @@ done
 venv=${IRCTEST_VENV:-$irctest/.venv}
 if [ ! -x "$venv/bin/pytest" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q -r "$irctest/requirements.txt"
+    "$venv/bin/pip" install -q -r "$irctest/requirements.txt" pytest-xdist
 fi
 export GLOBALCHAT_BIN=${GLOBALCHAT_BIN:-$root/.venv/bin}
 out=${IRCTEST_OUT:-$irctest/results}
@@ -48,6 +50,7 @@ for server in "${servers[@]}"; do
     status=0
     (cd "$irctest" && PYTHONPATH="$root" "$venv/bin/pytest" -p no:cacheprovider \
         --controller "bench.irctest_$server" irctest/server_tests/ -m "$selection" \
+        -n "${IRCTEST_JOBS:-0}" \
         -q -rfEs --tb=short --junit-xml="$out/$server.xml" "$@") >"$out/$server.log" 2>&1 \
         || status=$?
     # pytest: 0 all passed, 1 some failed; anything else is a broken run.

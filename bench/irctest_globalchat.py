@@ -145,7 +145,7 @@ class GlobalchatController(LoopbackPorts, BaseServerController, DirectoryBasedCo
             # pause, and some tests try wrong passwords on purpose: limits
             # meant for the open internet would refuse it mid-test.
             "--rate", "1000/s", "--burst", "1000", "--connect-rate", "1000/s",
-            "--max-per-ip", "1000", "--ban-time", "1",
+            "--max-per-ip", "1000", "--ban-time", "1", "--no-login-throttle",
         ]
         if password is not None:
             passwordFile = self.directory / "password"
