@@ -58,6 +58,10 @@ from globalchat.startup import (
 
 log = Logger()
 
+#: Seconds between two readings of the bans and registered rooms on a
+#: cluster node: a ban set on one node holds on the others within this.
+STATE_REFRESH = 5.0
+
 
 def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     """
@@ -107,7 +111,13 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     admission.setServiceParent(top)
     EventCounting(hub.counters).setServiceParent(top)
     if moderation is not None:
-        StateLoader(moderation.load, "bans, rooms and operators").setServiceParent(top)
+        # A node reads again what the other nodes change.
+        loader = StateLoader(moderation.load, "bans, rooms and operators", reactor,
+                             every=None if cluster is None else STATE_REFRESH,
+                             again=moderation.refresh)
+        loader.setServiceParent(top)
+        if cluster is not None:
+            cluster.redis.onAvailable(loader.reload)
     if config["log-json"] is not None:
         path = Path(config["log-json"])
         try:

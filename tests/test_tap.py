@@ -655,3 +655,65 @@ class FileLimitTests(SynchronousTestCase):
         [message] = self.messages()
         self.assertIn("the open files limit (4096) allows about 4064 connections", message)
         self.assertIn("--max-connections 10000", message)
+
+
+class StateLoaderTests(SynchronousTestCase):
+    """
+    L{startup.StateLoader}: the moderation state read at start and, on a
+    cluster node, again and again.
+    """
+
+    def setUp(self):
+        from twisted.internet.task import Clock
+
+        self.clock = Clock()
+        self.calls = []
+        self.answers = []
+        self.logged = []
+        globalLogPublisher.addObserver(self.logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
+
+    def reader(self, name):
+        def read():
+            self.calls.append(name)
+            return self.answers.pop(0) if self.answers else succeed(None)
+        return read
+
+    def failures(self):
+        return [e for e in self.logged if "log_failure" in e]
+
+    def test_again(self):
+        """
+        With C{every}, everything is read at start and the part that other
+        nodes change every C{every} seconds, until the service stops.
+        """
+        loader = startup.StateLoader(self.reader("load"), "state", self.clock, every=5,
+                                     again=self.reader("refresh"))
+        loader.startService()
+        self.clock.advance(5)
+        self.clock.advance(5)
+        loader.stopService()
+        self.clock.advance(5)
+        self.assertEqual(self.calls, ["load", "refresh", "refresh"])
+
+    def test_failureLoggedOnce(self):
+        """
+        A reading that fails is logged once while the failures last, and
+        again after a success; a store away for now (a ChatError, which
+        the connection logs itself) is not logged.
+        """
+        from twisted.internet.defer import fail
+
+        from globalchat.chat.errors import ChatError
+
+        loader = startup.StateLoader(self.reader("load"), "state", self.clock, every=5)
+        self.answers = [fail(ChatError("away")), fail(RuntimeError("broken")),
+                        fail(RuntimeError("broken")), succeed(None), fail(RuntimeError("again"))]
+        loader.startService()
+        self.assertEqual(self.failures(), [])
+        for _ in range(4):
+            self.clock.advance(5)
+        loader.stopService()
+        self.assertEqual([e["log_failure"].getErrorMessage() for e in self.failures()],
+                         ["broken", "again"])
+        self.flushLoggedErrors(RuntimeError)

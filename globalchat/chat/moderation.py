@@ -99,15 +99,27 @@ class Moderation:
         """
         Read the bans, rooms and operators the store keeps.
         """
-        d = gatherResults([self._store.bans(self._now()), self._store.rooms(),
-                           self._store.accounts()], consumeErrors=True)
+        d = gatherResults([self.refresh(), self._store.accounts()], consumeErrors=True)
 
         def loaded(found: list) -> None:
-            bans, rooms, accounts = found
-            self._bans = {ban.mask: ban for ban in bans}
-            self._rooms = {room.key: room for room in rooms}
+            accounts = found[1]
             self.accounts = {account.key for account in accounts}
             self.operators = self._named | {a.key for a in accounts if a.operator}
+
+        return d.addCallback(loaded)
+
+    def refresh(self) -> Deferred[None]:
+        """
+        Read the bans and registered rooms again: on a cluster, the other
+        nodes change them too.
+        """
+        d = gatherResults([self._store.bans(self._now()), self._store.rooms()],
+                          consumeErrors=True)
+
+        def loaded(found: list) -> None:
+            bans, rooms = found
+            self._bans = {ban.mask: ban for ban in bans}
+            self._rooms = {room.key: room for room in rooms}
 
         return d.addCallback(loaded)
 
