@@ -92,7 +92,8 @@ def main() -> int:
     scenarios = [s for s in ALL if not args.scenario or s.name in args.scenario]
     titles = {s.name: s.title for s in ALL}
     results: report.Results = {}
-    print("\n".join(report.machine()), flush=True)
+    header = report.machine()
+    print("\n".join(header), flush=True)
     wire.LINE_SIZE = args.line_size
     repeat = args.repeat or (1 if args.smoke else 3)
     if args.profile:
@@ -123,7 +124,7 @@ def main() -> int:
         print("\n" + "\n".join(summary))
     out = args.out or (None if args.smoke else Path(__file__).parent)
     if out is not None:
-        report.write(out, results, titles, notes)
+        report.write(out, results, titles, notes, header)
         print(f"\nwrote {out / 'RESULTS.md'}")
     return 0
 

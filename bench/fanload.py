@@ -48,7 +48,8 @@ def parseTally(text: str) -> Tally:
         dropped=int(fields["dropped"]), lastAt=float(fields["lastAt"]),
         goAt=float(fields["goAt"]), firstAt=float(fields["firstAt"]),
         serverCpu=ticks / int(fields["clockTicks"]) if ticks >= 0 else math.nan,
-        generatorCpu=float(fields["generatorCpu"]), slowClosed=int(fields["slowClosed"]),
+        generatorCpu=float(fields["generatorCpu"]),
+        generatorKernel=float(fields["generatorKernel"]), slowClosed=int(fields["slowClosed"]),
         slowBytes=int(fields["slowBytes"]))
 
 

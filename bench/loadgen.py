@@ -97,6 +97,8 @@ class Tally:
     @ivar serverCpu: the server's CPU seconds from go to the last
         delivery, read by the generator (NaN: not read there).
     @ivar generatorCpu: the generator's own CPU seconds over the same time.
+    @ivar generatorKernel: how many of those were spent in the kernel (read
+        by the C generator only).
     """
 
     clients: int = 0
@@ -113,6 +115,7 @@ class Tally:
     firstAt: float = 0.0
     serverCpu: float = math.nan
     generatorCpu: float = 0.0
+    generatorKernel: float = 0.0
 
     def __add__(self, other: Tally) -> Tally:
         starts = [t for t in (self.firstAt, other.firstAt) if t]
@@ -126,7 +129,8 @@ class Tally:
             self.slowBytes + other.slowBytes,
             self.label if self.label == other.label else "",
             min(gos, default=0.0), min(starts, default=0.0), max(cpus, default=math.nan),
-            self.generatorCpu + other.generatorCpu)
+            self.generatorCpu + other.generatorCpu,
+            self.generatorKernel + other.generatorKernel)
 
 
 class Client(asyncio.Protocol):

@@ -236,6 +236,8 @@ def machine() -> list[str]:
         f"globalchat: commit {_version(['git', 'describe', '--always', '--dirty'])}",
         f"ncat: {_version(['ncat', '--version'])}",
         f"ngircd: {_version(['ngircd', '--version'])}",
+        "load average (1, 5, 15 min) when the run began: "
+        + ", ".join(f"{load:.2f}" for load in os.getloadavg()),
     ]
 
 
@@ -244,15 +246,17 @@ KEPT = "<!-- separate runs: kept when the file is written again -->"
 runs, each with its own command) begins; a new run keeps it."""
 
 
-def write(out: Path, results: Results, titles: dict[str, str], notes: list[str]) -> None:
+def write(out: Path, results: Results, titles: dict[str, str], notes: list[str],
+          header: list[str]) -> None:
     """
-    Write C{RESULTS.md} and C{results.png} into C{out}.
+    Write C{RESULTS.md} and C{results.png} into C{out}; C{header} is what
+    L{machine} said when the run began.
     """
     out.mkdir(parents=True, exist_ok=True)
     fanOut = results.get(titles["burst"], []) + results.get(titles["scaling"], [])
     plotted = plot(out / "results.png", fanOut)
     command = " ".join(["python -m bench", *sys.argv[1:]])
-    parts = ["# Benchmark results", "", *[f"- {line}" for line in machine()],
+    parts = ["# Benchmark results", "", *[f"- {line}" for line in header],
              f"- command: `{command}`", "",
              "Servers run one at a time on 127.0.0.1, pinned to CPU 0; the load "
              "generator runs on the other CPUs. Lost = lines that never arrived; "
@@ -262,7 +266,10 @@ def write(out: Path, results: Results, titles: dict[str, str], notes: list[str])
              "all runs. Fan-out figures are wall-clock deliveries over the window from go "
              "to the last delivery; server CPU % is the server's CPU time (all threads, "
              "/proc/PID/stat) read at both ends of that window, over the window; "
-             "generator CPU % is the load generator's own.",
+             "generator CPU % is the load generator's own (near 100 %, the generator "
+             "may be what limits the figure); first line at % is when the first line "
+             "arrived, as a share of that window (a server that reads all its input "
+             "before it writes answers late by design).",
              ""]
     ratios = targets(results, titles)
     if ratios:
