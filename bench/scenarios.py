@@ -383,7 +383,7 @@ SCENARIOS = [
         full=dict(runs=[(1000, 1, 10, 1000), (5000, 50, 5, 400)], stall=5.0),
         smoke=dict(runs=[(20, 1, 2, 100), (40, 4, 2, 50)], stall=1.0)), repeat=True),
     Scenario("paced", "3. paced chat latency (1 line/s per sender)", paced, Sizes(
-        full=dict(clients=500, senders=50, seconds=20, stall=5.0),
+        full=dict(clients=500, senders=50, seconds=10, stall=5.0),
         smoke=dict(clients=20, senders=5, seconds=2, stall=1.0)), repeat=True),
     Scenario("idle", "4. idle connections", idle, Sizes(
         full=dict(connections=10_000, loginLimit=60.0),

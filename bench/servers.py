@@ -158,19 +158,23 @@ PEERS = [
     Peer("globalchat", "globalchat", _globalchat(), lambda: None, LIMITS_NOTE, accounts=True,
          python=True),
     Peer("globalchat --no-history", "globalchat", _globalchat("--no-history"),
-         lambda: None, "as globalchat, history kept in memory only", python=True),
+         lambda: None, "as globalchat, history kept in memory only; in the burst and idle "
+         "scenarios only (what history costs)", python=True,
+         only=frozenset({"burst", "idle", "web"})),
     Peer("globalchat --metrics", "globalchat",
          _globalchat("--metrics", "tcp:0:interface=127.0.0.1"), lambda: None,
          f"as globalchat, its /metrics scraped every {SCRAPE_INTERVAL:g} s", scraped=True,
          python=True),
     Peer("floor", "floor", _floor, lambda: None,
          "bench/floor.py: the lines of one reactor turn written to each client at once, "
-         "nothing else", python=True),
+         "nothing else; not in the slow-reader scenario (it never drops anyone)", python=True,
+         only=frozenset({"burst", "scaling", "paced", "idle", "storm"})),
     Peer("ncat --chat", "ncat", _ncat, _needsProgram("ncat"),
          "--max-conns 100000; senders get no copy of their own lines; one room only (not "
          "in the 50-room figure); not in the idle and connect-storm scenarios: it stops "
-         "at about 1020 connections (select()'s limit of 1024 descriptors) and then exits",
-         only=frozenset({"burst", "scaling", "paced", "slow-reader"})),
+         "at about 1020 connections (select()'s limit of 1024 descriptors) and then exits; "
+         "nor in the slow-reader scenario (it never drops anyone)",
+         only=frozenset({"burst", "scaling", "paced"})),
     Peer("ngircd", "irc", _ngircd, _needsProgram("ngircd"),
          "IRC; MaxPenaltyTime=0 (its default flood penalty allows about 1 line/s "
          "per client), no DNS/ident lookups, no connection limits; "
