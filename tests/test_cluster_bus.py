@@ -216,8 +216,8 @@ class ClusterBusTests(TestCase):
     @inlineCallbacks
     def test_redisOutage(self):
         """
-        While Redis is away, lines, joins and renames are answered with an
-        ERROR and the connections stay; once it is back (empty: it kept
+        While Redis is away, lines, joins, renames, parts and /who are
+        answered with an ERROR and the connections stay; once it is back (empty: it kept
         nothing) the nodes write their users back and chat carries on.
         """
         yield self.login(self.a, "Ann")
@@ -228,9 +228,11 @@ class ClusterBusTests(TestCase):
         self.a.users.say("Ann", "anyone?")
         self.a.users.say("Ann", "/join tea")
         self.a.users.say("Ann", "/nick Anna")
+        self.a.users.say("Ann", "/part")
+        self.a.users.say("Ann", "/who")
         refusal = ("ERROR this server has lost touch with the rest of the chat for a moment; "
                    "nothing was done: try again shortly")
-        yield self.expect(self.a, "Ann", [refusal] * 3)
+        yield self.expect(self.a, "Ann", [refusal] * 5)
         self.assertFalse(self.a.users.recorders["Ann"].closed)
         self.server.start()
         yield waitUntil(lambda: self.a.redis.available and self.b.redis.available)
