@@ -153,6 +153,20 @@ class BehaviourMixin:
             self.assertEqual(await store.missed("bob", ["lobby"], start.id, 0), [])
         return ensureDeferred(go())
 
+    def test_missedByGuest(self):
+        """
+        A guest resuming (no account, so no private messages) is shown what
+        its rooms missed.
+        """
+        async def go():
+            store = self.open()
+            start, _ = await one(store, draft("before"))
+            await one(store, draft("psst", room=None, recipient="bob"))
+            await one(store, draft("after"))
+            self.assertEqual([m.text for m in await store.missed(None, ["lobby"], start.id, 10)],
+                             ["after"])
+        return ensureDeferred(go())
+
     def test_pendingDeliveredOnce(self):
         """
         Queued private messages are handed over once, in id order.

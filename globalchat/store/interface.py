@@ -103,7 +103,7 @@ class IMessageStore(Interface):
         The last C{limit} messages of C{room}, oldest first.
         """
 
-    def missed(recipient: str, rooms: list[str], afterId: int,
+    def missed(recipient: str | None, rooms: list[str], afterId: int,
                limit: int) -> Deferred[list[Message]]:
         """
         The messages of C{rooms} and the private messages to C{recipient}
@@ -111,6 +111,9 @@ class IMessageStore(Interface):
         them, so that a client away for long does not get the whole
         history at once.  A caller that must know whether some were left
         out asks for one more than it shows.
+
+        @param recipient: C{None} for a guest, who has no private messages
+            kept.
         """
 
     def queue(recipient: str, messageId: int) -> Deferred[None]:
