@@ -44,19 +44,26 @@ def benchmark(port: int, requests: int, *words: str) -> float:
     return float(found[-1])
 
 
-def storing(requests: int) -> dict[str, float]:
+def usedMemory(port: int) -> int:
+    info = command(port, "INFO", "memory")
+    return int(re.search(r"^used_memory:(\d+)", info, re.M).group(1))
+
+
+def storing(requests: int) -> tuple[dict[str, float], float]:
     """
     Lines stored per second, one per script call, under each persistence
-    setting.
+    setting; and the bytes of Redis's memory one stored line takes.
     """
     rates = {}
     for name, settings in PERSISTENCE.items():
         with redisServer(*settings) as port:
             sha = command(port, "SCRIPT", "LOAD", _APPEND.source)
+            empty = usedMemory(port)
             rates[name] = benchmark(
                 port, requests, "EVALSHA", sha, "5", keys.NEXT_ID, keys.MESSAGES,
                 keys.CLIENT_IDS, keys.HISTORIES, keys.history("lobby"), "5", LINE, "")
-    return rates
+            perLine = (usedMemory(port) - empty) / int(command(port, "GET", keys.MESSAGES))
+    return rates, perLine
 
 
 def subscribers(port: int, channel: str) -> int:
@@ -99,8 +106,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200_000,
                         help="requests per measure (default 200000)")
     args = parser.parse_args()
-    for name, rate in storing(args.requests).items():
+    rates, perLine = storing(args.requests)
+    for name, rate in rates.items():
         print(f"store one line per call, {name}: {rate:,.0f} lines/s", flush=True)
+    print(f"Redis memory per stored line ({len(LINE) + 8} bytes of JSON with its id): "
+          f"{perLine:.0f} bytes", flush=True)
     for width, rate in publishing(args.requests, [0, 1, 2, 4, 8, 16, 32]).items():
         print(f"publish one line to {width} subscribed nodes: {rate:,.0f} lines/s "
               f"({rate * width:,.0f} messages out/s)", flush=True)
