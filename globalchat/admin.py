@@ -10,7 +10,8 @@ meant for a stopped server; SQLite's WAL lets it run beside a running one
 too, which sees account changes at once (accounts are read at each login)
 but reads operators and bans only when it starts.  Passwords are read as
 C{globalchat-passwd} reads them and stored only as hashes; no command
-shows a hash.
+shows a hash.  With C{--cluster URL} it works on a cluster's store in
+Redis instead, beside the running nodes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from globalchat.chat import names
 from globalchat.chat.errors import ChatError
 from globalchat.commandline import ArgumentParser
 from globalchat.identity.accounts import checkPassword
-from globalchat.store.accounts import Account
+from globalchat.store.accounts import Account, IAccountStore
 from globalchat.store.interface import StoreError
 from globalchat.store.sqlite import MessageStore
 
@@ -37,6 +38,10 @@ PROGRAM = "globalchat-admin"
 
 #: Said after every change the server reads only when it starts.
 _AT_START = "(a running server sees it when it next starts)"
+
+#: When the nodes of a cluster see a change (they read the bans again
+#: every few seconds, the operators when they start or reconnect).
+_ON_CLUSTER = "(running nodes see a ban lifted within seconds, an operator when they next start)"
 
 
 class AdminError(Exception):
@@ -82,9 +87,14 @@ class Admin:
     The subcommands, on an open store; each returns the lines to print.
     """
 
-    def __init__(self, store: MessageStore, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: IAccountStore, now: Callable[[], float] = time.time,
+                 seen: str = _AT_START) -> None:
+        """
+        @param seen: when a running server sees a change, as told.
+        """
         self._store = store
         self._now = now
+        self._seen = seen
 
     async def _account(self, name: str) -> Account:
         account = await self._store.account(names.key(name))
@@ -127,7 +137,7 @@ class Admin:
         """
         account = await self._account(name)
         await self._store.setOperator(account.key, True)
-        return [f"{account.display} is an operator {_AT_START}"]
+        return [f"{account.display} is an operator {self._seen}"]
 
     async def deop(self, name: str) -> list[str]:
         """
@@ -135,7 +145,7 @@ class Admin:
         """
         account = await self._account(name)
         await self._store.setOperator(account.key, False)
-        return [f"{account.display} is no longer an operator {_AT_START}"]
+        return [f"{account.display} is no longer an operator {self._seen}"]
 
     async def bans(self) -> list[str]:
         """
@@ -155,7 +165,7 @@ class Admin:
         # Account and name masks are kept as name keys; addresses as given.
         for candidate in dict.fromkeys([mask, names.key(mask)]):
             if await self._store.removeBan(candidate):
-                return [f"the ban of {candidate} is lifted {_AT_START}"]
+                return [f"the ban of {candidate} is lifted {self._seen}"]
         raise AdminError(f"no ban of {mask}")
 
 
@@ -165,10 +175,14 @@ def _parser() -> ArgumentParser:
         description="Manage the accounts, operators and bans of a globalchat server, "
                     "in its store (DATA-DIR/history.sqlite3). Meant for a stopped "
                     "server: a running one sees account changes at once, but operators "
-                    "and bans only when it next starts.",
+                    "and bans only when it next starts. --cluster URL: a cluster's store "
+                    "in Redis instead.",
     )
     parser.add_argument("--data-dir", metavar="DIR", default="globalchat-data",
                         help="the server's --data-dir (default globalchat-data)")
+    parser.add_argument("--cluster", metavar="URL",
+                        help="instead, the store of the cluster whose Redis is at URL "
+                             "(redis://[:PASSWORD@]HOST:PORT/DB, as the nodes were given)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("accounts", help="list the accounts: name, registered, operator")
     for name, help in [("passwd", "set an account's password (asked twice on a terminal, "
@@ -180,6 +194,23 @@ def _parser() -> ArgumentParser:
     commands.add_parser("bans", help="list the bans in force")
     commands.add_parser("unban", help="lift a ban").add_argument("mask", metavar="MASK")
     return parser
+
+
+async def _runOnCluster(reactor: IReactorCore, url: str,
+                        command: Callable[[Admin], Awaitable[list[str]]]) -> None:
+    """
+    Run C{command} on the store of the cluster at C{url} and print its lines.
+    """
+    from globalchat.cluster.oneshot import Unusable, clusterRedis
+    from globalchat.cluster.store import RedisStore
+
+    try:
+        async with clusterRedis(reactor, url) as (redis, _):
+            lines = await command(Admin(RedisStore(redis), seen=_ON_CLUSTER))
+    except Unusable as e:
+        raise AdminError(str(e)) from None
+    for line in lines:
+        print(line)
 
 
 async def _run(reactor: IReactorCore, path: Path,
@@ -219,8 +250,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"{PROGRAM}: {failure.value}\n")
         raise SystemExit(1)
 
-    if not path.is_file():
+    if options.cluster is not None:
+        def run(reactor: IReactorCore) -> Awaitable[None]:
+            return _runOnCluster(reactor, options.cluster, command)
+    elif not path.is_file():
         # SQLite would make an empty database: say what is missing instead.
         sys.stderr.write(f"{PROGRAM}: no database at {path}: give the server's --data-dir\n")
         raise SystemExit(1)
-    react(lambda reactor: ensureDeferred(_run(reactor, path, command)).addErrback(failed))
+    else:
+        def run(reactor: IReactorCore) -> Awaitable[None]:
+            return _run(reactor, path, command)
+    react(lambda reactor: ensureDeferred(run(reactor)).addErrback(failed))

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from twisted.internet.selectreactor import SelectReactor
 from twisted.internet.task import react
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.internet.defer import ensureDeferred
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from globalchat import admin
 from globalchat.auth import hashPassword, verifyPassword
+from globalchat.cluster.store import RedisStore
 from globalchat.store.accounts import Account, Ban
 from globalchat.store.sqlite import MessageStore
 
@@ -185,3 +187,47 @@ class AdminTests(SynchronousTestCase):
         self.assertEqual(code, 2)
         self.assertEqual(len(err.splitlines()), 1, err)
         self.assertTrue(err.endswith("(see globalchat-admin --help)\n"), err)
+
+
+class ClusterAdminTests(TestCase):
+    """
+    C{globalchat-admin --cluster URL}: the same commands on a cluster's
+    store in a real redis-server.
+    """
+
+    async def admin(self, *args):
+        from twisted.internet.utils import getProcessOutputAndValue
+
+        from tests.processes import command, environment
+
+        tool = command("globalchat-admin", "globalchat.admin")
+        out, err, code = await getProcessOutputAndValue(
+            tool[0], [*tool[1:], "--cluster", self.server.url, *args], env=environment())
+        return code, out.decode(), err.decode()
+
+    def test_bansAndUnban(self):
+        """
+        bans lists the cluster's bans, unban lifts one; the password of
+        Redis is never shown.
+        """
+        from tests.redisserver import RedisServer, connect
+
+        async def go():
+            self.server = RedisServer(self, password="s3cret-pw")
+            store = RedisStore(await connect(self, self.server))
+            await store.addBan(Ban("mallory", "name", None, "guessing", "cy", NOON))
+            code, out, err = await self.admin("bans")
+            self.assertEqual((code, out.splitlines()), (0, [
+                "MASK     KIND  UNTIL  SET BY  REASON", "mallory  name  ever   cy      guessing"]))
+            code, out, err = await self.admin("unban", "Mallory")
+            self.assertEqual((code, out), (0, "the ban of mallory is lifted (running nodes see "
+                                              "a ban lifted within seconds, an operator when "
+                                              "they next start)\n"))
+            self.assertEqual(await store.bans(NOON), [])
+            self.server.stop()
+            code, out, err = await self.admin("bans")
+            self.assertEqual(code, 1)
+            self.assertEqual(err, f"globalchat-admin: cannot reach Redis at redis://127.0.0.1:"
+                                  f"{self.server.port}/0: Connection refused (is redis-server "
+                                  "running there? start it, or correct --cluster)\n")
+        return ensureDeferred(go())

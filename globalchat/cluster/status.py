@@ -9,13 +9,9 @@ L{Check} like the reachability checks', so a script reads the exit status.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred, TimeoutError
-
 from globalchat.cluster import keys
+from globalchat.cluster.oneshot import Unusable, clusterRedis
 from globalchat.localchecks import OK, PROBLEM, SKIPPED, Check
-
-#: Seconds to wait for the connection to Redis to be ready.
-CONNECT_TIMEOUT = 10.0
 
 #: What to do when Redis would lose confirmed lines in a crash.
 PERSISTENCE_FIX = ("in redis.conf set 'appendonly yes' and 'appendfsync always' (or "
@@ -114,25 +110,8 @@ async def connectAndCheck(reactor, url: str) -> list[Check]:
     Connect to the cluster's Redis at C{url} and check it; a Redis that
     cannot be used is one problem saying why.
     """
-    from globalchat.cluster.address import BadClusterURL, Unreachable, parseURL, probe
-    from globalchat.cluster.connection import Redis
-
     try:
-        address = parseURL(url)
-        probe(address)
-    except (BadClusterURL, Unreachable) as e:
+        async with clusterRedis(reactor, url) as (redis, address):
+            return await clusterChecks(redis, address, reactor.seconds())
+    except Unusable as e:
         return [Check("redis", PROBLEM, str(e))]
-    redis = Redis(address, reactor)
-    available: Deferred = Deferred()
-    redis.onAvailable(lambda: available.called or available.callback(None))
-    redis.startService()
-    try:
-        await available.addTimeout(CONNECT_TIMEOUT, reactor)
-    except TimeoutError:
-        redis.stopService()
-        return [Check("redis", PROBLEM, f"Redis at {address} answered a first check, then "
-                      f"could not be used for {CONNECT_TIMEOUT:g} s")]
-    try:
-        return await clusterChecks(redis, str(address), reactor.seconds())
-    finally:
-        redis.stopService()
