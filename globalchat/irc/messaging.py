@@ -11,6 +11,7 @@ IRC client could answer them.  A NOTICE is never answered with an error.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,7 @@ from globalchat.chat.errors import ChatError
 from globalchat.chat.text import ControlCharacters, checkText
 from globalchat.irc import numerics as N
 from globalchat.irc.errors import IRCError
-from globalchat.irc.message import Message
+from globalchat.irc.message import Message, build
 
 if TYPE_CHECKING:
     from globalchat.chat.hub import Hub
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 _FORMATTING = re.compile(
     "[\x02\x1d\x1f\x1e\x11\x16\x0f]|\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
     "|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?")
+
+#: Ids of TAGMSGs, which are not stored (so have no message id).
+_TAGMSGS = itertools.count(1)
 
 #: Most targets of one PRIVMSG or NOTICE (TARGMAX).
 MAX_TARGETS = 4
@@ -68,6 +72,40 @@ class MessageCommands:
 
     def irc_NOTICE(self, session: IRCSession, message: Message) -> None:
         self._send(session, message, notice=True)
+
+    def irc_TAGMSG(self, session: IRCSession, message: Message) -> None:
+        """
+        Client-only tags with no text (typing notifications, reactions):
+        nothing to store, so passed on at once to the message-tags clients
+        the target reaches on this server.
+        """
+        if not message.params or not message.params[0]:
+            raise IRCError(N.ERR_NORECIPIENT, "No recipient given (TAGMSG)")
+        tags = {k: v for k, v in message.tags.items() if k.startswith("+")}
+        target = message.params[0]
+        if target.startswith("#"):
+            room = self._hub.bus.room(target)
+            if room is None or not self._hub.visible(session, room):
+                raise IRCError(N.ERR_NOSUCHCHANNEL, target, "No such channel")
+            if room not in session.rooms:
+                raise IRCError(N.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
+            shown, recipients = f"#{room.name}", list(room.members.values())
+        else:
+            holder = self._hub.bus.holder(target)
+            if holder is None:
+                raise IRCError(N.ERR_NOSUCHNICK, target, "No such nick/channel")
+            shown, recipients = holder.name, [holder]
+        tags["msgid"] = f"tag-{next(_TAGMSGS)}"
+        line = build("TAGMSG", shown, source=session.server.source(session.name), tags=tags)
+        for recipient in recipients:
+            if recipient is not session and "message-tags" in getattr(recipient, "caps", ()):
+                # A delivery (with an id: never taken for an answer).
+                recipient.send(line, 0)
+        if session in recipients and not target.startswith("#"):
+            # To itself: a delivery besides the echo.
+            session.send(line, 0)
+        if "echo-message" in session.caps:
+            session.send(line)
 
     def _send(self, session: IRCSession, message: Message, notice: bool) -> None:
         params = message.params

@@ -172,13 +172,13 @@ class IRCRender:
         source = self._server.source(message.sender)
         act = message.kind in ("act", "privact")
         wrap = len("\x01ACTION \x01") if act else 0
-        head = len(f"{command} {target} :".encode("utf-8")) + wrap
+        head = len(f"{command} {target} ".encode("utf-8")) + wrap
         if len(text.encode("utf-8")) <= MAX_BODY - 2 - head:
             # What an IRC client could send fits one line (cut to 512
             # with the source): longer text (from the line port) is split.
             pieces = [text]
         else:
-            pieces = splitText(text, MAX_BODY - 2 - head - len(source.encode("utf-8")) - 2)
+            pieces = splitText(text, MAX_BODY - 2 - head - len(source.encode("utf-8")) - 3)
         return b"".join(
             build(command, target, f"\x01ACTION {piece}\x01" if act else piece,
                   source=source, tags=tags)
