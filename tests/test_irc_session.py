@@ -235,3 +235,18 @@ class TagsAndLengthTests(SynchronousTestCase):
         client = self.chat.irc()
         client.send("NICK eve", "USER eve 0 * :")
         self.assertEqual(client.commands(), ["461"])
+
+    def test_tagmsg(self):
+        """
+        TAGMSG passes client-only tags on at once to message-tags clients
+        (with an id, echoed with echo-message); others get nothing.
+        """
+        self.ann.send("@+typing=active TAGMSG #tea")
+        relayed = self.bob.messages()
+        self.assertEqual([(m.command, m.params, m.tags["+typing"]) for m in relayed],
+                         [("TAGMSG", ["#tea"], "active")])
+        self.assertTrue(relayed[0].tags["msgid"].startswith("tag-"))
+        self.assertEqual(self.ann.messages()[0].tags, relayed[0].tags)
+        self.assertEqual(self.cid.messages(), [])
+        self.ann.send("TAGMSG nobody", "TAGMSG #none")
+        self.assertEqual(self.ann.commands(), ["401", "403"])
