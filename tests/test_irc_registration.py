@@ -188,3 +188,16 @@ class SASLTests(SynchronousTestCase):
         client.send("AUTHENTICATE EXTERNAL", "AUTHENTICATE +")
         self.assertEqual(client.commands(), ["AUTHENTICATE", "900", "903"])
         self.assertEqual(client.session.account, "ann")
+
+    def test_loginTimeout(self):
+        """
+        A client that logged in with SASL but never ends registration is
+        cut off at the login time-out like any other.
+        """
+        client = self.saslClient()
+        client.send("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("", "ann", "ann-password"))
+        client.messages()
+        self.chat.clock.advance(31)
+        client.session.checkTimeouts(self.chat.clock.seconds())
+        self.assertEqual(client.commands()[-1], "ERROR")
+        self.assertTrue(client.transport.disconnecting)

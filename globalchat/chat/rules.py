@@ -244,7 +244,7 @@ class Policed:
         """
         if self._closed or self._tooSlow(now):
             return
-        reason = self._rules.timedOut(now, self.name is not None)
+        reason = self._rules.timedOut(now, self.loggedInFully)
         if reason is not None:
             self.log.info("{peer}: {reason}", peer=self.connection.peer, reason=reason,
                           security="timeout")

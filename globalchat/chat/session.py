@@ -133,6 +133,13 @@ class Session(Policed):
             self._handle(text)
         self._hub.lineDone()
 
+    @property
+    def loggedInFully(self) -> bool:
+        """
+        Whether it is past logging in (and so past the login time-out).
+        """
+        return self.name is not None
+
     def isMessageLine(self, text: str) -> bool:
         """
         Whether C{text} is a message to store, which need not wait for the

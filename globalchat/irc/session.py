@@ -143,6 +143,11 @@ class IRCSession(Session):
         self._hub.counters.dropped["too-long"] += 1
         self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
 
+    @property
+    def loggedInFully(self) -> bool:
+        # SASL names it before registration ends: the time-out runs on.
+        return self.welcomed
+
     def isMessageLine(self, text: str) -> bool:
         words = text.split(" ", 2)
         command = words[1] if text.startswith(("@", ":")) and len(words) > 1 else words[0]
