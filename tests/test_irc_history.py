@@ -131,3 +131,20 @@ class LabelTests(SynchronousTestCase):
                          [("PRIVMSG", "m2"), ("PRIVMSG", None)])
         cid.send("PRIVMSG cid :note to self")
         self.assertEqual([m.params for m in cid.messages()], [["cid", "note to self"]])
+
+    def test_labelWaitsForTheAnswer(self):
+        """
+        A labelled command whose answer comes later (a nick change waits
+        for the accounts) is labelled once it is all there.
+        """
+        from twisted.internet.defer import Deferred
+
+        chat = IRCChat()
+        ann = chat.irc("ann", caps=["labeled-response", "batch"])
+        found = Deferred()
+        chat.hub.accounts.find = lambda name: found
+        ann.send("@label=n1 NICK anna")
+        self.assertEqual(ann.messages(), [])
+        found.callback(None)
+        nick = ann.messages()[0]
+        self.assertEqual((nick.command, nick.tags), ("NICK", {"label": "n1"}))

@@ -121,7 +121,7 @@ class ChannelModeTests(SynchronousTestCase):
         self.ann.send("MODE #tea +i", "PART #tea")
         self.bob.send("PART #tea", "JOIN #tea", "MODE #tea")
         messages = self.bob.messages()
-        self.assertEqual(messages[-1].params[2], "+n")
+        self.assertEqual(messages[-2].params[2], "+n")
         self.assertIn("@bob", [m for m in messages if m.command == "353"][0].params[-1])
 
 

@@ -118,3 +118,21 @@ class QueryTests(SynchronousTestCase):
         self.assertEqual(commands[:6], ["251", "252", "254", "255", "265", "266"])
         self.assertEqual(commands[6:8], ["422", "351"])
         self.assertEqual(commands[-1], "391")
+
+    def test_whoMask(self):
+        """
+        WHO with a mask finds only those sharing a channel (everybody is
+        invisible); an exact nick finds anyone.
+        """
+        bob = self.chat.irc("bob")
+        self.ann.send("WHO bo*", "WHO bob", "WHO c*")
+        self.assertEqual([m.command for m in self.ann.messages()],
+                         ["315", "352", "315", "352", "315"])
+        bob.send("QUIT")
+
+    def test_killAndInfo(self):
+        """
+        KILL is for operators (481 otherwise); INFO answers 371 and 374.
+        """
+        self.ann.send("KILL Cid :go", "INFO")
+        self.assertEqual(self.ann.commands(), ["481", "371", "371", "374"])

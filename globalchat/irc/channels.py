@@ -109,9 +109,12 @@ class ChannelCommands:
             room = self._hub.bus.room(channel)
             if room is None or room not in session.rooms:
                 return None
+            if len(room.members) == 1:
+                session.server.roomMade(room.key)
             if room.topic:
-                session.numeric(N.RPL_TOPIC, f"#{room.name}", room.topic)
+                self.showTopic(session, room)
             self.names(session, room)
+            self._awayOnJoin(session, room)
             if self._hub.backlog and "draft/chathistory" not in session.caps:
                 return self._hub.showHistory(session, room, self._hub.backlog)
             return None
@@ -142,13 +145,33 @@ class ChannelCommands:
             if room not in session.rooms and self._secret(room):
                 raise IRCError(N.ERR_NOTONCHANNEL, channel, "You're not on that channel")
             if room.topic:
-                session.numeric(N.RPL_TOPIC, f"#{room.name}", room.topic)
+                self.showTopic(session, room)
             else:
                 session.numeric(N.RPL_NOTOPIC, f"#{room.name}", "No topic is set")
             return
         if room not in session.rooms:
             raise IRCError(N.ERR_NOTONCHANNEL, channel, "You're not on that channel")
         self._hub.setTopic(session, room, message.params[1][:TOPICLEN])
+        session.server.topicSet(room.key, session.name)
+
+    def showTopic(self, session: IRCSession, room: Room) -> None:
+        """
+        RPL_TOPIC and RPL_TOPICWHOTIME for C{room}.
+        """
+        setter, when = session.server.topicOf(room.key)
+        session.numeric(N.RPL_TOPIC, f"#{room.name}", room.topic)
+        session.numeric(N.RPL_TOPICWHOTIME, f"#{room.name}", setter, str(int(when)))
+
+    def _awayOnJoin(self, session: IRCSession, room: Room) -> None:
+        """
+        An away user joined: tell the members that follow away-notify.
+        """
+        if session.away is None:
+            return
+        line = build("AWAY", session.away, source=session.server.source(session.name))
+        for member in room.members.values():
+            if member is not session and "away-notify" in getattr(member, "caps", ()):
+                member.send(line)
 
     def _secret(self, room: Room) -> bool:
         moderation = self._hub.moderation

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_irc_modes -*-
 """
-MODE and OPER: IRC's channel modes are the chat's room modes.
+MODE, OPER and KILL: IRC's channel modes are the chat's room modes.
 
 C{i} invite-only, C{k} key, C{m} moderated, C{t} topic lock, C{s}
 secret, C{l} member limit, C{o} room operator, C{v} voice and C{b} bans
@@ -78,6 +78,19 @@ class ModeCommands:
 
         session.waitFor(accounts.find(name).addCallback(found).addCallback(verified)
                         .addErrback(refused))
+
+    def irc_KILL(self, session: IRCSession, message: Message) -> None:
+        need(message, 1)
+        moderation = self._hub.moderation
+        if moderation is None or not moderation.isOperator(session):
+            raise IRCError(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        target = self._hub.bus.holder(message.params[0])
+        if target is None:
+            raise IRCError(N.ERR_NOSUCHNICK, message.params[0], "No such nick/channel")
+        reason = message.params[1] if len(message.params) > 1 else "no reason given"
+        self._hub.quit(target, f"Killed ({session.name} ({reason}))")
+        target.closeWith(target.render.error(f"disconnected by {session.name}: {reason}"))
+        moderation.audit(session, "kill", target.name, reason)
 
     # -- MODE ------------------------------------------------------------------
 
@@ -158,8 +171,8 @@ class ModeCommands:
         if letter == "k":
             if adding:
                 if not argument or " " in argument or "," in argument:
-                    raise IRCError(N.ERR_INVALIDMODEPARAM, f"#{room.name}", "k", argument or "*",
-                                   "Invalid key")
+                    raise IRCError(N.ERR_INVALIDMODEPARAM, f"#{room.name}", "k", "*",
+                                   "Invalid key: one word, no commas")
                 moderation.change(room.key, modes="".join(sorted(set(record.modes) | {"k"})),
                                   roomKey=argument)
                 return argument
@@ -246,6 +259,8 @@ class ModeCommands:
         letters = "".join(sorted(set(modes) - set("kl"))) + "".join(
             c for c in "kl" if c in modes)
         session.numeric(N.RPL_CHANNELMODEIS, f"#{room.name}", "+" + letters, *params)
+        session.numeric(N.RPL_CREATIONTIME, f"#{room.name}",
+                        str(int(session.server.createdAt(room.key))))
 
     def _announce(self, session: IRCSession, room: Room,
                   applied: list[tuple[str, str, str | None]]) -> None:

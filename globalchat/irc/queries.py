@@ -8,6 +8,7 @@ VERSION and TIME.
 from __future__ import annotations
 
 import time
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Iterable
 
 from globalchat.chat import names
@@ -73,11 +74,19 @@ class QueryCommands:
             if room is None or (room not in session.rooms and not self._hub.visible(session, room)):
                 return []
             return [(member, room) for member in room.members.values()]
-        if mask in ("*", "0"):
+        if mask == "0":
+            mask = "*"
+        if mask == "*":
             shared = {id(m) for r in session.rooms for m in r.members.values()}
             return [(m, None) for m in self._hub.bus if id(m) in shared or m is session]
-        holder = self._hub.bus.holder(mask)
-        return [(holder, None)] if holder is not None else []
+        if "*" not in mask and "?" not in mask:
+            holder = self._hub.bus.holder(mask)
+            return [(holder, None)] if holder is not None else []
+        # Everybody is invisible (+i): a mask finds only who shares a room.
+        pattern = names.key(mask)
+        shared = {id(m) for r in session.rooms for m in r.members.values()} | {id(session)}
+        return [(m, None) for m in self._hub.bus
+                if id(m) in shared and fnmatchcase(names.key(m.name), pattern)]
 
     def _whox(self, session: IRCSession, member, room: Room | None, fields: str,
               token: str) -> list[str]:
@@ -231,6 +240,12 @@ class QueryCommands:
                         "globalchat: one chat for line, web and IRC clients")
         for tokens in self._server.isupport():
             session.numeric(N.RPL_ISUPPORT, *tokens, "are supported by this server")
+
+    def irc_INFO(self, session: IRCSession, message: Message) -> None:
+        for line in (f"{self._server.version}: one chat for line, web and IRC clients",
+                     "https://modern.ircdocs.horse and IRCv3, over a Twisted hub"):
+            session.numeric(N.RPL_INFO, line)
+        session.numeric(N.RPL_ENDOFINFO, "End of /INFO list")
 
     def irc_TIME(self, session: IRCSession, message: Message) -> None:
         now = session._admission.clock.seconds()

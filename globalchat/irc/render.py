@@ -84,16 +84,17 @@ class IRCRender:
         The LUSERS numerics: who is online, in how many rooms.
         """
         users, operators, rooms = self._server.counts()
+        most = max(users, self._server.maxUsers)
         return [
             self._numeric(N.RPL_LUSERCLIENT, name,
                           f"There are {users} users and 0 invisible on 1 servers"),
             self._numeric(N.RPL_LUSEROP, name, str(operators), "operator(s) online"),
             self._numeric(N.RPL_LUSERCHANNELS, name, str(rooms), "channels formed"),
             self._numeric(N.RPL_LUSERME, name, f"I have {users} clients and 0 servers"),
-            self._numeric(N.RPL_LOCALUSERS, name, str(users), str(users),
-                          f"Current local users {users}, max {users}"),
-            self._numeric(N.RPL_GLOBALUSERS, name, str(users), str(users),
-                          f"Current global users {users}, max {users}"),
+            self._numeric(N.RPL_LOCALUSERS, name, str(users), str(most),
+                          f"Current local users {users}, max {most}"),
+            self._numeric(N.RPL_GLOBALUSERS, name, str(users), str(most),
+                          f"Current global users {users}, max {most}"),
         ]
 
     def motd(self, name: str, lines: list[str]) -> bytes:

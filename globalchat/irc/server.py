@@ -11,6 +11,8 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Iterable
 
+from twisted.internet.interfaces import IReactorTime
+
 from zope.interface import implementer
 
 from globalchat import __version__
@@ -34,6 +36,9 @@ TOPICLEN = 300
 AWAYLEN = 300
 KICKLEN = 300
 USERLEN = 16
+
+#: How many rooms' topic setters and creation times are remembered.
+KEPT_ROOMS = 10_000
 
 #: How many names WHOWAS remembers.
 WHOWAS_KEPT = 1000
@@ -61,16 +66,23 @@ class IRCServer:
     channelModes = "iklmnostv"
     paramModes = "klov"
 
-    def __init__(self, hub: Hub, name: str = DEFAULT_NAME, now: float | None = None) -> None:
+    def __init__(self, hub: Hub, clock: IReactorTime, name: str = DEFAULT_NAME) -> None:
         self.hub = hub
         self.name = name
+        self.clock = clock
         self.version = f"globalchat-{__version__}"
-        self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC",
-                                     time.gmtime(time.time() if now is None else now))
+        self.started = clock.seconds()
+        self.created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started))
         self._renders: dict[frozenset[str], IRCRender] = {}
         self.whowas: OrderedDict[str, list[tuple[str, str, str, str]]] = OrderedDict()
         #: The sessions that MONITOR each name key.
         self._monitors: dict[str, set[Session]] = {}
+        #: The most users online at once.
+        self.maxUsers = 0
+        #: Who set each room's topic and when, and when rooms were made, as
+        #: far as this server saw (the newest L{KEPT_ROOMS}).
+        self._topics: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._created: OrderedDict[str, float] = OrderedDict()
 
     def render(self, caps: Iterable[str]) -> IRCRender:
         """
@@ -115,6 +127,28 @@ class IRCServer:
             "WHOX",
         ]
         return [tokens[i:i + 12] for i in range(0, len(tokens), 12)]
+
+    def _keep(self, table: OrderedDict, key: str, value) -> None:
+        table.pop(key, None)
+        table[key] = value
+        while len(table) > KEPT_ROOMS:
+            table.popitem(last=False)
+
+    def topicSet(self, roomKey: str, setter: str) -> None:
+        self._keep(self._topics, roomKey, (setter, self.clock.seconds()))
+
+    def topicOf(self, roomKey: str) -> tuple[str, float]:
+        """
+        Who set the room's topic and when (the server and its start, when
+        it was set before, or elsewhere).
+        """
+        return self._topics.get(roomKey, (self.name, self.started))
+
+    def roomMade(self, roomKey: str) -> None:
+        self._keep(self._created, roomKey, self.clock.seconds())
+
+    def createdAt(self, roomKey: str) -> float:
+        return self._created.get(roomKey, self.started)
 
     def counts(self) -> tuple[int, int, int]:
         """
@@ -183,6 +217,7 @@ class IRCServer:
                                    source=self.name))
 
     def loggedIn(self, session: Session) -> None:
+        self.maxUsers = max(self.maxUsers, len(self.hub.names))
         self._tellMonitors(session.name, True)
 
     def loggedOut(self, session: Session) -> None:
@@ -190,6 +225,8 @@ class IRCServer:
         self._left(session)
 
     def renamed(self, session: Session, old: str) -> None:
+        if names.key(old) == names.key(session.name):
+            return
         self._tellMonitors(old, False)
         self._tellMonitors(session.name, True)
 

@@ -55,7 +55,7 @@ class IRCSession(Session):
 
     __slots__ = ("nick", "username", "realname", "caps", "capVersion", "negotiating",
                  "password", "welcomed", "registering", "away", "oper", "sasl", "monitoring", "signedOn",
-                 "_lagged", "_lagBytes", "_lagCall", "label", "_collected", "_echoLabels")
+                 "_lagged", "_lagBytes", "_lagCall", "_labelling", "_echoLabels")
 
     def __init__(self, admission, connection, now: float) -> None:
         super().__init__(admission, connection, now)
@@ -79,10 +79,8 @@ class IRCSession(Session):
         self._lagged: deque[bytes] | None = None
         self._lagBytes = 0
         self._lagCall = None
-        #: The label of the command being answered (labeled-response).
-        self.label: str | None = None
-        self._collected: list[bytes] | None = None
-        #: The labels its echoed messages still owe, in the order sent.
+        #: The labelled command being answered (labeled-response), if any.
+        self._labelling: _Labelled | None = None
         #: The labels its echoed messages still owe, in the order sent:
         #: each with how many echoes it labels and those seen so far.
         self._echoLabels: deque[tuple[str, int, list[bytes]]] | None = None
@@ -159,20 +157,22 @@ class IRCSession(Session):
         except BadMessage as e:
             self._badMessage(e)
             return
-        self.label = message.tags.get("label") if "labeled-response" in self.caps else None
-        if self.label is not None:
-            self._collected = []
+        label = message.tags.get("label") if "labeled-response" in self.caps else None
+        state = self._labelling = _Labelled(label) if label is not None else None
         before = self._inflight
         try:
             self._dispatch(message)
         finally:
-            if self.label is not None:
+            if state is not None:
                 echoed = self._inflight - before if "echo-message" in self.caps else 0
                 if echoed > 0:
                     # The echo of the message carries the label.
                     self._echoLabels = self._echoLabels or deque()
-                    self._echoLabels.append((self.label, echoed, []))
-                self._labelled(ack=echoed <= 0)
+                    self._echoLabels.append((label, echoed, []))
+                state.ack = echoed <= 0
+                state.dispatching = False
+                if not state.waiting:
+                    self._labelled(state)
 
     def _dispatch(self, message: Message) -> None:
         try:
@@ -230,28 +230,49 @@ class IRCSession(Session):
         self.reply(build(command, *params, source=self.server.name))
 
     def reply(self, data: bytes) -> None:
-        if self._collected is not None:
-            self._collected.append(data)
+        if self._labelling is not None:
+            self._labelling.lines.append(data)
         else:
             super().reply(data)
 
+    def answer(self, data: bytes) -> None:
+        if self._labelling is not None:
+            self._labelling.lines.append(data)
+        else:
+            super().answer(data)
+
+    def waitFor(self, d, closing: bytes | None = None) -> None:
+        state = self._labelling
+        if state is not None:
+            # The answer comes later: it is labelled once it is all there.
+            state.waiting += 1
+
+            def done(result: object) -> object:
+                state.waiting -= 1
+                if not state.waiting and not state.dispatching:
+                    self._labelled(state)
+                return result
+
+            d.addBoth(done)
+        super().waitFor(d, closing)
+
     def send(self, data: bytes, messageId: int | None = None) -> None:
-        if self._collected is not None and messageId is None:
+        if self._labelling is not None and messageId is None:
             # An event its labelled command caused (its own JOIN, NICK...).
-            self._collected.append(data)
+            self._labelling.lines.append(data)
         else:
             super().send(data, messageId)
 
-    def _labelled(self, ack: bool = True) -> None:
+    def _labelled(self, state: _Labelled) -> None:
         """
         Send what the labelled command was answered with, labelled: one
-        line tagged, several in a batch, none as an ACK (unless C{ack} is
-        false: its echo will carry the label).
+        line tagged, several in a batch, none as an ACK (unless its echo
+        will carry the label).
         """
-        label, collected = self.label, self._collected or []
-        self.label, self._collected = None, None
-        if collected or ack:
-            super().reply(self._labelledLines(label, collected))
+        if self._labelling is state:
+            self._labelling = None
+        if state.lines or state.ack:
+            super().reply(self._labelledLines(state.label, state.lines))
 
     def _labelledLines(self, label: str, blocks: list[bytes]) -> bytes:
         """
@@ -325,6 +346,25 @@ class IRCSession(Session):
         if self.oper and self._hub.moderation is not None:
             self._hub.moderation.oper(self, up=False)
         super().disconnected()
+
+
+class _Labelled:
+    """
+    The answer to a labelled command, collected until it is complete.
+
+    @ivar waiting: how many of its parts are still on their way.
+    @ivar dispatching: whether the command is still being handled.
+    @ivar ack: whether no answer at all is answered with an ACK.
+    """
+
+    __slots__ = ("label", "lines", "waiting", "dispatching", "ack")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.lines: list[bytes] = []
+        self.waiting = 0
+        self.dispatching = True
+        self.ack = True
 
 
 #: Batch references, unique in the server.

@@ -64,6 +64,6 @@ def ircFactory(admission: Admission, name: str = DEFAULT_NAME) -> IRCFactory:
 
     @param name: the server's name (C{--irc-name}).
     """
-    server = IRCServer(admission.hub, name, now=admission.clock.seconds())
+    server = IRCServer(admission.hub, admission.clock, name)
     admission.hub.watchers.append(server)
     return IRCFactory(admission, server)
