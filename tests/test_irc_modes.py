@@ -95,6 +95,19 @@ class ChannelModeTests(SynchronousTestCase):
         cid.send("JOIN #tea")
         self.assertEqual(cid.commands(), ["474"])
 
+    def test_noExternalMessages(self):
+        """
+        +n (on from the start) keeps non-members silent (404); -n lets
+        them speak in the channel.
+        """
+        cid = self.chat.irc("cid")
+        cid.send("PRIVMSG #tea :from outside")
+        self.assertEqual(cid.commands(), ["404"])
+        self.ann.send("MODE #tea -n", "MODE #tea")
+        self.assertEqual([m.params[-1] for m in self.ann.messages()][:2], ["-n", "+"])
+        cid.send("PRIVMSG #tea :from outside")
+        self.assertEqual(self.bob.messages()[-1].params, ["#tea", "from outside"])
+
     def test_unknownMode(self):
         """
         An unknown mode letter is 472.

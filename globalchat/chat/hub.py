@@ -415,7 +415,8 @@ class Hub:
         """
         if room is None:
             room = session.current
-        elif room not in session.rooms:
+        elif room not in session.rooms and not (self.moderation is not None and
+                                                 self.moderation.allowsOutsiders(room.key)):
             raise ChatError(f"you are not in #{room.name}", "not-in-room")
         if room is None:
             raise ChatError("you are in no room: /join ROOM first", "not-in-room")

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 #: Room modes, by letter, in the order they are shown.
 MODES = {"i": "invite-only", "k": "key", "m": "moderated", "t": "topic lock", "s": "secret"}
 
+#: The mode letter kept for a room whose non-members may speak in it (IRC's
+#: "-n"): kept inverted, so that every room, registered before or not, has
+#: IRC's "+n" unless an operator lifts it.
+OUTSIDERS = "E"
+
 _DURATION = re.compile(r"([0-9]{1,7})([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -168,6 +173,13 @@ class Moderation:
             return record is not None and names.key(session.name) in record.ops
         return session.account is not None and (
             session.account == record.founder or session.account in record.ops)
+
+    def allowsOutsiders(self, roomKey: str) -> bool:
+        """
+        Whether non-members may speak in the room (IRC's "-n").
+        """
+        record = self.channel(roomKey)
+        return record is not None and OUTSIDERS in record.modes
 
     def hasVoice(self, session: Session, roomKey: str) -> bool:
         record = self.channel(roomKey)

@@ -144,7 +144,8 @@ class MessageCommands:
         room = self._hub.bus.room(target)
         if room is None or not self._hub.visible(session, room):
             raise IRCError(N.ERR_NOSUCHCHANNEL, target, "No such channel")
-        if room not in session.rooms:
+        moderation = self._hub.moderation
+        if room not in session.rooms and not (moderation and moderation.allowsOutsiders(room.key)):
             raise IRCError(N.ERR_CANNOTSENDTOCHAN, target, "Cannot send to channel")
         self._hub.say(session, text, act=act, room=room, notice=notice and not act, tags=tags)
 

@@ -6,8 +6,7 @@ C{i} invite-only, C{k} key, C{m} moderated, C{t} topic lock, C{s}
 secret, C{l} member limit, C{o} room operator, C{v} voice and C{b} bans
 of a name are kept by L{globalchat.chat.moderation.Moderation}, the same
 state the line port's C{/mode}, C{/op}, C{/voice} and C{/ban} change;
-C{n} (no messages from outside) is always set, since only members speak
-in a room.  User modes: C{i} is accepted (nobody's address is shown
+C{n} (no messages from outside) is on unless an operator lifts it.  User modes: C{i} is accepted (nobody's address is shown
 anyway), C{o} comes from OPER.
 """
 
@@ -19,7 +18,7 @@ from twisted.python.failure import Failure
 
 from globalchat.chat import names
 from globalchat.chat.errors import ChatError
-from globalchat.chat.moderation import parseMask
+from globalchat.chat.moderation import OUTSIDERS, parseMask
 from globalchat.irc import numerics as N
 from globalchat.irc.channels import ChannelCommands, need
 from globalchat.irc.errors import IRCError
@@ -167,7 +166,12 @@ class ModeCommands:
             moderation.change(room.key, modes="".join(sorted(modes)))
             return ""
         if letter == "n":
-            return None
+            # Kept inverted (OUTSIDERS): +n takes the letter away.
+            if (OUTSIDERS not in record.modes) == adding:
+                return None
+            modes = set(record.modes) - {OUTSIDERS} if adding else set(record.modes) | {OUTSIDERS}
+            moderation.change(room.key, modes="".join(sorted(modes)))
+            return ""
         if letter == "k":
             if adding:
                 if not argument or " " in argument or "," in argument:
@@ -250,7 +254,8 @@ class ModeCommands:
         session.numeric(N.RPL_ENDOFBANLIST, f"#{room.name}", "End of channel ban list")
 
     def _show(self, session: IRCSession, room: Room, record) -> None:
-        modes = "n" + (record.modes if record is not None else "")
+        kept = record.modes if record is not None else ""
+        modes = kept.replace(OUTSIDERS, "") + ("" if OUTSIDERS in kept else "n")
         params = []
         if record is not None and "k" in record.modes and record.roomKey:
             params.append(record.roomKey if room in session.rooms else "*")
