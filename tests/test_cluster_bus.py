@@ -174,6 +174,20 @@ class ClusterBusTests(TestCase):
         self.assertIs(self.b.bus.holder("ann"), self.b.users.sessions["Ann"])
 
     @inlineCallbacks
+    def test_nameRace(self):
+        """
+        Two nodes asked for the same name at the same moment: exactly one
+        gives it out.
+        """
+        self.a.users.login("Zed")
+        self.b.users.login("zed")
+        yield waitUntil(lambda: all(r.data for r in [self.a.users.recorders["Zed"],
+                                                     self.b.users.recorders["zed"]]))
+        first = [self.a.users.lines("Zed")[0], self.b.users.lines("zed")[0]]
+        self.assertEqual(sum(line.startswith("Hello") for line in first), 1, first)
+        self.assertEqual(sum(line.startswith("ERROR the name") for line in first), 1, first)
+
+    @inlineCallbacks
     def test_privateAcrossNodes(self):
         """
         A private message reaches its recipient on the other node; the

@@ -63,6 +63,26 @@ class TwoNodesTests(SynchronousTestCase):
         self.assertEqual(other.readLine(), "ERROR the name aNN is taken, choose another")
 
 
+class ThreeNodesTests(SynchronousTestCase):
+    def test_oneLineEveryNode(self):
+        """
+        A line said on one of three nodes reaches the users of both others
+        once; a private message finds its recipient's node.
+        """
+        redis = RedisServer(self)
+        nodes = [Server(self, "--port", LISTEN, "--cluster", redis.url) for _ in range(3)]
+        ann, bob, cy = (login(self, node.ports[0], name)
+                        for node, name in zip(nodes, ["Ann", "Bob", "Cy"]))
+        self.assertEqual(ann.readLines(2), ["JOIN #lobby Bob", "JOIN #lobby Cy"])
+        self.assertEqual(bob.readLine(), "JOIN #lobby Cy")
+        cy.send(b"hi all\n/msg ann just you\n")
+        self.assertEqual(cy.readLines(2), ["MSG #lobby <Cy> hi all", "PRIV <Cy> @Ann just you"])
+        self.assertEqual(ann.readLines(2), ["MSG #lobby <Cy> hi all", "PRIV <Cy> @Ann just you"])
+        bob.send(b"/who\n")
+        self.assertEqual(bob.readLines(3), ["MSG #lobby <Cy> hi all", "WHO #lobby Ann Bob Cy",
+                                            "OK /who"])
+
+
 class FailureTests(SynchronousTestCase):
     def test_nodeKilled(self):
         """
