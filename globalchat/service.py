@@ -41,11 +41,11 @@ from globalchat.metrics import EventCounting, metricsService
 from globalchat.expose.stun import firstStunAddress
 from globalchat.heap import QuietCollector
 from globalchat.server import ChatFactory
+from globalchat.stateloader import StateLoader
 from globalchat.web.gate import Gate
 from globalchat.web.site import ChatSite
 from globalchat.startup import (
     ListeningService,
-    StateLoader,
     warnWithoutCertificates,
     historyService,
     SecurityLog,

@@ -16,7 +16,7 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from globalchat import service, startup, tap, tls
+from globalchat import service, startup, stateloader, tap, tls
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
 from globalchat.store.sqlite import MessageStore
@@ -659,7 +659,7 @@ class FileLimitTests(SynchronousTestCase):
 
 class StateLoaderTests(SynchronousTestCase):
     """
-    L{startup.StateLoader}: the moderation state read at start and, on a
+    L{stateloader.StateLoader}: the moderation state read at start and, on a
     cluster node, again and again.
     """
 
@@ -687,7 +687,7 @@ class StateLoaderTests(SynchronousTestCase):
         With C{every}, everything is read at start and the part that other
         nodes change every C{every} seconds, until the service stops.
         """
-        loader = startup.StateLoader(self.reader("load"), "state", self.clock, every=5,
+        loader = stateloader.StateLoader(self.reader("load"), "state", self.clock, every=5,
                                      again=self.reader("refresh"))
         loader.startService()
         self.clock.advance(5)
@@ -706,7 +706,7 @@ class StateLoaderTests(SynchronousTestCase):
 
         from globalchat.chat.errors import ChatError
 
-        loader = startup.StateLoader(self.reader("load"), "state", self.clock, every=5)
+        loader = stateloader.StateLoader(self.reader("load"), "state", self.clock, every=5)
         self.answers = [fail(ChatError("away")), fail(RuntimeError("broken")),
                         fail(RuntimeError("broken")), succeed(None), fail(RuntimeError("again"))]
         loader.startService()
