@@ -136,3 +136,33 @@ class QueryTests(SynchronousTestCase):
         """
         self.ann.send("KILL Cid :go", "INFO")
         self.assertEqual(self.ann.commands(), ["481", "371", "371", "374"])
+
+    def test_helpLinksSetname(self):
+        """
+        HELP answers 704-706 (524 for no such subject), SETNAME changes
+        the real name for setname clients.
+        """
+        self.ann.send("HELP PRIVMSG", "HELPOP nonsense")
+        self.assertEqual(self.ann.commands(), ["704", "706", "524"])
+        bob = self.chat.irc("bob", caps=["setname"])
+        bob.send("JOIN #tea")
+        bob.messages()
+        self.ann.send("SETNAME :Ann Other")
+        self.assertEqual(bob.messages()[0].params, ["Ann Other"])
+        self.assertEqual(self.ann.session.realname, "Ann Other")
+
+    def test_bot(self):
+        """
+        MODE +B marks a bot: WHOIS says so (335), WHO flags it, and its
+        messages carry the bot tag for message-tags clients.
+        """
+        bob = self.chat.irc("bob", caps=["message-tags"])
+        bob.send("JOIN #tea")
+        self.ann.send("MODE ann +B")
+        bob.messages()
+        bob.send("WHOIS ann", "WHO ann")
+        messages = bob.messages()
+        self.assertIn("335", [m.command for m in messages])
+        self.assertEqual([m.params[6] for m in messages if m.command == "352"], ["HB"])
+        self.ann.send("PRIVMSG #tea :beep")
+        self.assertIn("bot", bob.messages()[0].tags)

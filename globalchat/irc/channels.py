@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from globalchat.chat.hub import Hub
     from globalchat.irc.session import IRCSession
 
+#: Most nicks one KICK puts out (TARGMAX).
+MAX_KICKS = 4
+
 #: Room for the names of one RPL_NAMREPLY.
 _NAMES_ROOM = 400
 
@@ -228,21 +231,29 @@ class ChannelCommands:
 
     def irc_KICK(self, session: IRCSession, message: Message) -> None:
         need(message, 2)
-        room = self.room(session, message.params[0])
+        channels, nicks = message.params[0].split(","), message.params[1].split(",")[:MAX_KICKS]
+        if len(channels) != 1 and len(channels) != len(nicks):
+            raise IRCError(N.ERR_NEEDMOREPARAMS, "KICK", "One channel, or one for each nick")
+        reason = message.params[2][:KICKLEN] if len(message.params) > 2 else ""
+        for i, nick in enumerate(nicks):
+            try:
+                self._kick(session, channels[i if len(channels) > 1 else 0], nick, reason)
+            except IRCError as e:
+                session.numeric(e.code, *e.params)
+
+    def _kick(self, session: IRCSession, channel: str, nick: str, reason: str) -> None:
+        room = self.room(session, channel)
         moderation = self._hub.moderation
         if room not in session.rooms and not (moderation and moderation.isOperator(session)):
-            raise IRCError(N.ERR_NOTONCHANNEL, message.params[0], "You're not on that channel")
+            raise IRCError(N.ERR_NOTONCHANNEL, channel, "You're not on that channel")
         if moderation is None or not moderation.isRoomOp(session, room.key):
             raise IRCError(N.ERR_CHANOPRIVSNEEDED, f"#{room.name}", "You're not channel operator")
-        reason = message.params[2][:KICKLEN] if len(message.params) > 2 else ""
-        for nick in message.params[1].split(","):
-            target = self._hub.bus.holder(nick)
-            if target is None or room not in target.rooms:
-                session.numeric(N.ERR_USERNOTINCHANNEL, nick, f"#{room.name}",
-                                "They aren't on that channel")
-                continue
-            self._hub.part(target, room, reason, by=session)
-            moderation.audit(session, "kick", f"#{room.name} {target.name}", reason)
+        target = self._hub.bus.holder(nick)
+        if target is None or room not in target.rooms:
+            raise IRCError(N.ERR_USERNOTINCHANNEL, nick, f"#{room.name}",
+                           "They aren't on that channel")
+        self._hub.part(target, room, reason, by=session)
+        moderation.audit(session, "kick", f"#{room.name} {target.name}", reason)
 
     def irc_INVITE(self, session: IRCSession, message: Message) -> None:
         need(message, 2)

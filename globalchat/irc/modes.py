@@ -106,7 +106,7 @@ class ModeCommands:
             raise IRCError(N.ERR_NOSUCHNICK, target, "No such nick/channel")
         if names.key(target) != names.key(session.name):
             raise IRCError(N.ERR_USERSDONTMATCH, "Cannot change mode for other users")
-        modes = "+i" + ("o" if session.oper else "")
+        modes = "+i" + ("o" if session.oper else "") + ("B" if session.bot else "")
         if not params:
             session.numeric(N.RPL_UMODEIS, modes)
             return
@@ -115,6 +115,9 @@ class ModeCommands:
             if letter in "+-":
                 sign = letter
             elif letter == "i":
+                applied += sign + letter
+            elif letter == "B":
+                session.bot = sign == "+"
                 applied += sign + letter
             elif letter == "o" and sign == "-" and session.oper:
                 session.oper = False

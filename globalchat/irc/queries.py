@@ -15,7 +15,7 @@ from globalchat.chat import names
 from globalchat.irc import numerics as N
 from globalchat.irc.channels import ChannelCommands, need
 from globalchat.irc.message import Message, build
-from globalchat.irc.server import AWAYLEN
+from globalchat.irc.server import AWAYLEN, REALNAMELEN
 
 if TYPE_CHECKING:
     from globalchat.chat.bus import Room
@@ -45,6 +45,8 @@ class QueryCommands:
         moderation = self._hub.moderation
         if moderation is not None and moderation.isOperator(member):
             flags += "*"
+        if getattr(member, "bot", False):
+            flags += "B"
         if room is not None:
             flags += self._channels.prefixes(session, room, member)
         return flags
@@ -129,6 +131,8 @@ class QueryCommands:
         away = getattr(target, "away", None)
         if away is not None:
             session.numeric(N.RPL_AWAY, name, away)
+        if getattr(target, "bot", False):
+            session.numeric(N.RPL_WHOISBOT, name, "is a bot on globalchat")
         session.numeric(N.RPL_WHOISIDLE, name, str(int(target.idle())),
                         str(int(getattr(target, "signedOn", 0))), "seconds idle, signon time")
         session.numeric(N.RPL_ENDOFWHOIS, name, "End of /WHOIS list")
@@ -240,6 +244,14 @@ class QueryCommands:
                         "globalchat: one chat for line, web and IRC clients")
         for tokens in self._server.isupport():
             session.numeric(N.RPL_ISUPPORT, *tokens, "are supported by this server")
+
+    def irc_SETNAME(self, session: IRCSession, message: Message) -> None:
+        need(message, 1)
+        session.realname = message.params[0][:REALNAMELEN]
+        line = build("SETNAME", session.realname, source=self._server.source(session.name))
+        for member in _neighbours(session):
+            if "setname" in getattr(member, "caps", ()):
+                member.send(line)
 
     def irc_INFO(self, session: IRCSession, message: Message) -> None:
         for line in (f"{self._server.version}: one chat for line, web and IRC clients",

@@ -23,7 +23,7 @@ from globalchat.chat.errors import ChatError, WrongPassword
 from globalchat.irc import numerics as N
 from globalchat.irc.errors import IRCError
 from globalchat.irc.message import Message, build
-from globalchat.irc.server import USERLEN
+from globalchat.irc.server import REALNAMELEN, USERLEN
 
 if TYPE_CHECKING:
     from globalchat.chat.hub import Hub
@@ -35,7 +35,7 @@ CAPABILITIES = {
     "account-notify": "", "account-tag": "", "away-notify": "", "batch": "",
     "cap-notify": "", "draft/chathistory": "", "echo-message": "", "extended-join": "",
     "labeled-response": "", "message-tags": "", "multi-prefix": "",
-    "sasl": "PLAIN,EXTERNAL", "server-time": "", "userhost-in-names": "",
+    "sasl": "PLAIN,EXTERNAL", "server-time": "", "setname": "", "userhost-in-names": "",
 }
 
 #: Base64 comes in chunks of this many bytes; a shorter one is the last.
@@ -147,7 +147,7 @@ class Registration:
         if len(params) < 4 or not params[0] or not params[3]:
             raise IRCError(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         session.username = "~" + params[0][:USERLEN - 1]
-        session.realname = params[3]
+        session.realname = params[3][:REALNAMELEN]
         self._register(session)
 
     def _register(self, session: IRCSession) -> None:

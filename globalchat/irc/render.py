@@ -200,4 +200,6 @@ class IRCRender:
             account = self._server.accountAndRealname(message.sender)[0]
             if account:
                 tags["account"] = account
+        if self._msgid and self._server.isBot(message.sender):
+            tags["bot"] = ""
         return tags

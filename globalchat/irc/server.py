@@ -36,6 +36,7 @@ TOPICLEN = 300
 AWAYLEN = 300
 KICKLEN = 300
 USERLEN = 16
+REALNAMELEN = 100
 
 #: How many rooms' topic setters and creation times are remembered.
 KEPT_ROOMS = 10_000
@@ -62,7 +63,7 @@ class IRCServer:
         that left, newest last, by name key.
     """
 
-    userModes = "io"
+    userModes = "Bio"
     channelModes = "iklmnostv"
     paramModes = "klov"
 
@@ -102,6 +103,7 @@ class IRCServer:
         hub = self.hub
         tokens = [
             f"AWAYLEN={AWAYLEN}",
+            "BOT=B",
             # Names are compared after PRECIS UsernameCaseMapped (RFC 8265).
             "CASEMAPPING=rfc8265",
             "CHATHISTORY=100",
@@ -120,7 +122,7 @@ class IRCServer:
             f"NICKLEN={names.MAX_NAME}",
             "PREFIX=(ov)@+",
             "SAFELIST",
-            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:1",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:1,JOIN:,PART:,NAMES:1,WHOIS:1,KICK:4",
             f"TOPICLEN={TOPICLEN}",
             f"USERLEN={USERLEN}",
             "UTF8ONLY",
@@ -181,6 +183,12 @@ class IRCServer:
         else:
             user, host = self.userHost(holder)
         return f"{shownAs or name}!{user}@{host}"
+
+    def isBot(self, name: str) -> bool:
+        """
+        Whether the user called C{name} marked itself a bot (mode B).
+        """
+        return getattr(self.hub.bus.holder(name), "bot", False)
 
     def accountAndRealname(self, name: str) -> tuple[str | None, str]:
         """

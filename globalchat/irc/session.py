@@ -54,7 +54,8 @@ class IRCSession(Session):
     joinsDefaultRoom = False
 
     __slots__ = ("nick", "username", "realname", "caps", "capVersion", "negotiating",
-                 "password", "welcomed", "registering", "away", "oper", "sasl", "monitoring", "signedOn",
+                 "password", "welcomed", "registering", "away", "oper", "bot", "sasl", "monitoring",
+                 "signedOn",
                  "_lagged", "_lagBytes", "_lagCall", "_labelling", "_echoLabels")
 
     def __init__(self, admission, connection, now: float) -> None:
@@ -70,6 +71,8 @@ class IRCSession(Session):
         self.registering = False
         self.away: str | None = None
         self.oper = False
+        #: Whether it marked itself a bot (user mode B).
+        self.bot = False
         #: The SASL exchange under way: (mechanism, base64 so far), or None.
         self.sasl: tuple[str, str] | None = None
         #: Name keys it MONITORs (made on first use).

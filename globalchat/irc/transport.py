@@ -10,6 +10,7 @@ from globalchat.chat.admission import Admission
 from globalchat.irc.channels import ChannelCommands
 from globalchat.irc.commands import IRCCommands
 from globalchat.irc.message import MAX_LINE
+from globalchat.irc.help import HelpCommands
 from globalchat.irc.history import HistoryCommands
 from globalchat.irc.messaging import MessageCommands
 from globalchat.irc.modes import ModeCommands
@@ -55,7 +56,7 @@ def commandsFor(admission: Admission, server: IRCServer) -> IRCCommands:
     channels = ChannelCommands(hub)
     return IRCCommands(Registration(hub, admission.identity), channels, MessageCommands(hub),
                        QueryCommands(hub, server, channels), ModeCommands(hub, channels),
-                       HistoryCommands(hub))
+                       HistoryCommands(hub), HelpCommands())
 
 
 def ircFactory(admission: Admission, name: str = DEFAULT_NAME) -> IRCFactory:
