@@ -166,3 +166,14 @@ class QueryTests(SynchronousTestCase):
         self.assertEqual([m.params[6] for m in messages if m.command == "352"], ["HB"])
         self.ann.send("PRIVMSG #tea :beep")
         self.assertIn("bot", bob.messages()[0].tags)
+
+    def test_extendedMonitor(self):
+        """
+        extended-monitor: a client that MONITORs a nick hears its AWAY
+        changes as if it shared a channel.
+        """
+        eve = self.chat.irc("eve", caps=["extended-monitor", "away-notify"])
+        eve.send("MONITOR + ann")
+        eve.messages()
+        self.ann.send("AWAY :gone")
+        self.assertEqual([(m.command, m.params) for m in eve.messages()], [("AWAY", ["gone"])])

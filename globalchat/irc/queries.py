@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from globalchat.chat import names
 from globalchat.irc import numerics as N
@@ -181,9 +181,8 @@ class QueryCommands:
             session.numeric(N.RPL_UNAWAY, "You are no longer marked as being away")
         line = build("AWAY", *([text] if text else []),
                      source=self._server.source(session.name))
-        for member in _neighbours(session):
-            if member is not session and "away-notify" in getattr(member, "caps", ()):
-                member.send(line)
+        for member in self._server.followers(session, "away-notify"):
+            member.send(line)
 
     def irc_MONITOR(self, session: IRCSession, message: Message) -> None:
         need(message, 1)
@@ -249,9 +248,8 @@ class QueryCommands:
         need(message, 1)
         session.realname = message.params[0][:REALNAMELEN]
         line = build("SETNAME", session.realname, source=self._server.source(session.name))
-        for member in _neighbours(session):
-            if "setname" in getattr(member, "caps", ()):
-                member.send(line)
+        for member in self._server.followers(session, "setname", itself=True):
+            member.send(line)
 
     def irc_INFO(self, session: IRCSession, message: Message) -> None:
         for line in (f"{self._server.version}: one chat for line, web and IRC clients",
@@ -264,13 +262,3 @@ class QueryCommands:
         session.numeric(N.RPL_TIME, self._server.name, str(int(now)), "0",
                         time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime(now)))
 
-
-def _neighbours(session) -> Iterable:
-    """
-    Everybody who shares a room with C{session}, itself included, once.
-    """
-    seen = {id(session): session}
-    for room in session.rooms:
-        for member in room.members.values():
-            seen.setdefault(id(member), member)
-    return seen.values()

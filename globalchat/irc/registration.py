@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 CAPABILITIES = {
     "account-notify": "", "account-tag": "", "away-notify": "", "batch": "",
     "cap-notify": "", "draft/chathistory": "", "echo-message": "", "extended-join": "",
+    "extended-monitor": "",
     "labeled-response": "", "message-tags": "", "multi-prefix": "",
     "sasl": "PLAIN,EXTERNAL", "server-time": "", "setname": "", "userhost-in-names": "",
 }

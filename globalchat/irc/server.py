@@ -245,12 +245,25 @@ class IRCServer:
         """
         line = build("ACCOUNT", session.name if session.account is not None else "*",
                      source=self.source(session.name))
-        seen = {id(session)}
+        for follower in self.followers(session, "account-notify"):
+            follower.send(line)
+
+    def followers(self, session: Session, cap: str, itself: bool = False) -> list[Session]:
+        """
+        The clients with C{cap} that follow C{session}'s changes: those
+        sharing a room with it, and (with extended-monitor) those that
+        MONITOR it; C{session} itself only if C{itself}.
+        """
+        found = {id(session): session} if itself else {}
         for room in session.rooms:
             for member in room.members.values():
-                if id(member) not in seen and "account-notify" in getattr(member, "caps", ()):
-                    seen.add(id(member))
-                    member.send(line)
+                found.setdefault(id(member), member)
+        for watcher in self._monitors.get(names.key(session.name), ()):
+            if "extended-monitor" in watcher.caps:
+                found.setdefault(id(watcher), watcher)
+        if not itself:
+            found.pop(id(session), None)
+        return [f for f in found.values() if cap in getattr(f, "caps", ())]
 
     def _left(self, session: Session) -> None:
         """
