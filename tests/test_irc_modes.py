@@ -163,3 +163,17 @@ class UserModeTests(SynchronousTestCase):
         chat.irc("bob")
         ann.send("MODE ann", "MODE ann +i", "MODE bob +i", "MODE nobody")
         self.assertEqual(ann.commands(), ["221", "MODE", "502", "401"])
+
+    def test_wallops(self):
+        """
+        WALLOPS is for operators (481) and reaches users with +w.
+        """
+        chat = IRCChat(operators=["root"])
+        chat.connect("root", "/register root-password")[0].lineReceived("/quit")
+        ann, bob = chat.irc("ann"), chat.irc("bob")
+        bob.send("MODE bob +w")
+        ann.send("WALLOPS :hi", "OPER root root-password")
+        self.assertEqual(ann.commands()[0], "481")
+        ann.send("WALLOPS :hi all")
+        self.assertEqual([(m.command, m.params) for m in bob.messages()][-1],
+                         ("WALLOPS", ["hi all"]))

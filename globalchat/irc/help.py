@@ -44,6 +44,7 @@ HELP = {
     "TOPIC": "TOPIC #channel [:topic] - show or set a channel's topic",
     "USERHOST": "USERHOST nick... - user and host of nicks",
     "VERSION": "VERSION - the server's version and ISUPPORT",
+    "WALLOPS": "WALLOPS :text - to every user with mode +w (server operators)",
     "WHO": "WHO mask [%fields] - list users (WHOX fields)",
     "WHOIS": "WHOIS nick - about a user",
     "WHOWAS": "WHOWAS nick - about a user who left",

@@ -91,6 +91,17 @@ class ModeCommands:
         target.closeWith(target.render.error(f"disconnected by {session.name}: {reason}"))
         moderation.audit(session, "kill", target.name, reason)
 
+    def irc_WALLOPS(self, session: IRCSession, message: Message) -> None:
+        need(message, 1)
+        moderation = self._hub.moderation
+        if moderation is None or not moderation.isOperator(session):
+            raise IRCError(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        line = build("WALLOPS", message.params[0], source=session.server.source(session.name))
+        for target in self._hub.bus:
+            if getattr(target, "wallops", False):
+                target.send(line)
+        moderation.audit(session, "wallops", "everyone", message.params[0])
+
     # -- MODE ------------------------------------------------------------------
 
     def irc_MODE(self, session: IRCSession, message: Message) -> None:
@@ -106,7 +117,8 @@ class ModeCommands:
             raise IRCError(N.ERR_NOSUCHNICK, target, "No such nick/channel")
         if names.key(target) != names.key(session.name):
             raise IRCError(N.ERR_USERSDONTMATCH, "Cannot change mode for other users")
-        modes = "+i" + ("o" if session.oper else "") + ("B" if session.bot else "")
+        modes = "+i" + ("o" if session.oper else "") + ("w" if session.wallops else "") + (
+            "B" if session.bot else "")
         if not params:
             session.numeric(N.RPL_UMODEIS, modes)
             return
@@ -116,8 +128,8 @@ class ModeCommands:
                 sign = letter
             elif letter == "i":
                 applied += sign + letter
-            elif letter == "B":
-                session.bot = sign == "+"
+            elif letter in "Bw":
+                setattr(session, "bot" if letter == "B" else "wallops", sign == "+")
                 applied += sign + letter
             elif letter == "o" and sign == "-" and session.oper:
                 session.oper = False

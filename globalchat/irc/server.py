@@ -63,7 +63,7 @@ class IRCServer:
         that left, newest last, by name key.
     """
 
-    userModes = "Bio"
+    userModes = "Biow"
     channelModes = "iklmnostv"
     paramModes = "klov"
 

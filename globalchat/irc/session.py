@@ -54,7 +54,8 @@ class IRCSession(Session):
     joinsDefaultRoom = False
 
     __slots__ = ("nick", "username", "realname", "caps", "capVersion", "negotiating",
-                 "password", "welcomed", "registering", "away", "oper", "bot", "sasl", "monitoring",
+                 "password", "welcomed", "registering", "away", "oper", "bot", "wallops", "sasl",
+                 "monitoring",
                  "signedOn",
                  "_lagged", "_lagBytes", "_lagCall", "_labelling", "_echoLabels")
 
@@ -73,6 +74,8 @@ class IRCSession(Session):
         self.oper = False
         #: Whether it marked itself a bot (user mode B).
         self.bot = False
+        #: Whether it wants operators' WALLOPS (user mode w).
+        self.wallops = False
         #: The SASL exchange under way: (mechanism, base64 so far), or None.
         self.sasl: tuple[str, str] | None = None
         #: Name keys it MONITORs (made on first use).
