@@ -109,14 +109,23 @@ class QueryTests(SynchronousTestCase):
         self.assertEqual([(m.command, m.params) for m in bob.messages()],
                          [("ACCOUNT", ["Cid"])])
 
+    def test_unregisteredCounted(self):
+        """
+        LUSERS counts connections that have not registered (253).
+        """
+        self.chat.irc()
+        self.ann.send("LUSERS")
+        unknown = [m for m in self.ann.messages() if m.command == "253"][0]
+        self.assertEqual(unknown.params[1], "1")
+
     def test_serverQueries(self):
         """
         LUSERS, MOTD, VERSION and TIME answer with their numerics.
         """
         self.ann.send("LUSERS", "MOTD", "VERSION", "TIME")
         commands = self.ann.commands()
-        self.assertEqual(commands[:6], ["251", "252", "254", "255", "265", "266"])
-        self.assertEqual(commands[6:8], ["422", "351"])
+        self.assertEqual(commands[:7], ["251", "252", "253", "254", "255", "265", "266"])
+        self.assertEqual(commands[7:9], ["422", "351"])
         self.assertEqual(commands[-1], "391")
 
     def test_whoMask(self):

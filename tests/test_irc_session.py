@@ -68,6 +68,21 @@ class CrossProtocolTests(SynchronousTestCase):
                          [["#lobby", "hi"], ["#lobby", ":evil!e@e PRIVMSG #lobby :owned"]])
         self.assertIn(self.chat.hub.bus.room("lobby"), self.ann.session.rooms)
 
+    def test_joinSeveralWhileHistoryWaits(self):
+        """
+        JOIN of two channels while the first one's history is still being
+        read: both JOINs, NAMES and histories arrive.
+        """
+        from tests.chatfakes import HeldStore
+
+        held = HeldStore(self.chat.store)
+        self.chat.hub.store = held
+        self.line.lineReceived("/join b")
+        self.ann.send("JOIN #lobby,#b")
+        held.release()
+        joins = [m.params[0] for m in self.ann.messages() if m.command == "JOIN"]
+        self.assertEqual(joins, ["#lobby", "#b"])
+
     def test_partAndQuit(self):
         """
         PART and QUIT reach the room's members; QUIT ends the connection

@@ -107,6 +107,13 @@ class Admission(Service):
         self.log.info("{peer} connected", peer=connection.peer)
         return session
 
+    @property
+    def connections(self) -> int:
+        """
+        How many connections have a session, logged in or not.
+        """
+        return len(self._sessions)
+
     def disconnected(self, session: Session) -> None:
         """
         C{session}'s connection ended.

@@ -413,9 +413,12 @@ class Session(Policed):
 
     def catchUp(self) -> None:
         """
-        A history is about to be shown: keep back what else comes meanwhile.
+        A history is about to be shown: keep back what else comes meanwhile
+        (adding to what is kept back already, when another history, of
+        another room joined at once, is still on its way).
         """
-        self._catchup = []
+        if self._catchup is None:
+            self._catchup = []
 
     def caughtUp(self, shown: Iterable[int]) -> None:
         """

@@ -89,6 +89,8 @@ class IRCRender:
             self._numeric(N.RPL_LUSERCLIENT, name,
                           f"There are {users} users and 0 invisible on 1 servers"),
             self._numeric(N.RPL_LUSEROP, name, str(operators), "operator(s) online"),
+            self._numeric(N.RPL_LUSERUNKNOWN, name, str(self._server.unregistered()),
+                          "unknown connection(s)"),
             self._numeric(N.RPL_LUSERCHANNELS, name, str(rooms), "channels formed"),
             self._numeric(N.RPL_LUSERME, name, f"I have {users} clients and 0 servers"),
             self._numeric(N.RPL_LOCALUSERS, name, str(users), str(most),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -67,8 +67,13 @@ class IRCServer:
     channelModes = "iklmnostv"
     paramModes = "klov"
 
-    def __init__(self, hub: Hub, clock: IReactorTime, name: str = DEFAULT_NAME) -> None:
+    def __init__(self, hub: Hub, clock: IReactorTime, name: str = DEFAULT_NAME,
+                 connections: Callable[[], int] | None = None) -> None:
+        """
+        @param connections: how many connections there are, logged in or not.
+        """
         self.hub = hub
+        self._connections = connections
         self.name = name
         self.clock = clock
         self.version = f"globalchat-{__version__}"
@@ -151,6 +156,14 @@ class IRCServer:
 
     def createdAt(self, roomKey: str) -> float:
         return self._created.get(roomKey, self.started)
+
+    def unregistered(self) -> int:
+        """
+        Connections that have not logged in (yet).
+        """
+        if self._connections is None:
+            return 0
+        return max(0, self._connections() - len(self.hub.names))
 
     def counts(self) -> tuple[int, int, int]:
         """

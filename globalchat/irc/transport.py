@@ -65,6 +65,7 @@ def ircFactory(admission: Admission, name: str = DEFAULT_NAME) -> IRCFactory:
 
     @param name: the server's name (C{--irc-name}).
     """
-    server = IRCServer(admission.hub, admission.clock, name)
+    server = IRCServer(admission.hub, admission.clock, name,
+                       connections=lambda: admission.connections)
     admission.hub.watchers.append(server)
     return IRCFactory(admission, server)
