@@ -166,8 +166,12 @@ class LimitTests(SynchronousTestCase):
         NOTICE to nobody, or to a channel one is not in, gets no answer.
         """
         ann = self.chat.irc("ann")
-        ann.send("NOTICE nobody :hi", "NOTICE #nowhere :hi", "NOTICE", "NOTICE x")
+        ann.send("NOTICE nobody :hi", "NOTICE #nowhere :hi", "NOTICE", "NOTICE x",
+                 "NOTICE ann :" + "x" * 600)
         self.assertEqual(ann.messages(), [])
+        early = self.chat.irc()
+        early.send("NOTICE ann :before registering")
+        self.assertEqual(early.messages(), [])
 
     def test_errorNumerics(self):
         """

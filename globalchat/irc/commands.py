@@ -45,7 +45,7 @@ class IRCCommands:
         command = message.command
         handler = self._handlers.get(command)
         if not session.welcomed and command not in self._registration.UNREGISTERED:
-            if handler is None:
+            if handler is None or command == "NOTICE":
                 return
             raise IRCError(N.ERR_NOTREGISTERED, "You have not registered")
         if handler is None:

@@ -202,7 +202,8 @@ class IRCSession(Session):
                                  "Message rejected: it is not UTF-8", source=self.server.name))
         elif e.code in ("too-long", "tags-too-long"):
             self._hub.counters.dropped["too-long"] += 1
-            self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
+            if e.command != "NOTICE":
+                self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
 
     # -- lines out ---------------------------------------------------------
 
