@@ -12,13 +12,15 @@ checkout).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional, Tuple, Type
+from typing import Iterator, Optional, Set, Tuple, Type
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
 from irctest.runner import NotImplementedByController
@@ -35,8 +37,26 @@ class LoopbackPorts:
     """
     Servers under test listen on 127.0.0.1 only: irctest's own choice of
     address is every interface (C{0.0.0.0}), which would put a test server
-    with known passwords on the network.
+    with known passwords on the network.  (With several pytest-xdist
+    workers, irctest's own record of ports was seen read half-written.)
     """
+
+    @contextlib.contextmanager
+    def _used_ports(self) -> Iterator[Set[Tuple[str, int]]]:
+        """
+        irctest's record of the ports its servers were given, shared by
+        its pytest-xdist workers, replaced whole rather than rewritten in
+        place: a worker never reads it half-written.
+        """
+        with self._port_lock:
+            try:
+                used = {(h, p) for h, p in json.loads(self._used_ports_path.read_text())}
+            except (FileNotFoundError, ValueError):
+                used = set()
+            yield used
+            scratch = self._used_ports_path.with_name(f"{self._used_ports_path.name}.{os.getpid()}")
+            scratch.write_text(json.dumps(sorted(used)))
+            os.replace(scratch, self._used_ports_path)
 
     def get_hostname_and_port(self) -> Tuple[str, int]:
         with self._used_ports() as used:
@@ -139,6 +159,9 @@ class GlobalchatController(LoopbackPorts, BaseServerController, DirectoryBasedCo
             "--data-dir", str(self.directory / "data"),
             "--port", f"tcp:{self.linePort}:interface={hostname}",
             "--irc", irc,
+            # The name every irctest controller gives its server, which
+            # the tests expect in numerics and PONG.
+            "--irc-name", "My.Little.Server",
             "--motd", str(self.directory / "motd.txt"),
             "--operators", str(self.directory / "operators.txt"),
             # irctest connects many clients from 127.0.0.1 and sends without
