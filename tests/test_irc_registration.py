@@ -76,6 +76,16 @@ class RegistrationTests(SynchronousTestCase):
         client.send("NICK bob")
         self.assertEqual(client.commands()[0], "001")
 
+    def test_caseMappingIsTheNamesFolding(self):
+        """
+        CASEMAPPING=rfc8265 is the truth: a nick that folds (PRECIS
+        UsernameCaseMapped: case and width) to one in use is in use.
+        """
+        self.chat.irc("ann")
+        client = self.chat.irc()
+        client.send("NICK \uff21NN", "NICK Ann")
+        self.assertEqual(client.commands(), ["433", "433"])
+
     def test_notRegistered(self):
         """
         Commands other than registration's get 451 before it.

@@ -64,7 +64,7 @@ class ModeCommands:
 
         def verified(right: bool) -> None:
             if not right:
-                session._admission.strike(session)
+                session.strike()
                 raise IRCError(N.ERR_PASSWDMISMATCH, "Password incorrect")
             moderation.oper(session)
             session.oper = True

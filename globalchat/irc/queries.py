@@ -258,7 +258,7 @@ class QueryCommands:
         session.numeric(N.RPL_ENDOFINFO, "End of /INFO list")
 
     def irc_TIME(self, session: IRCSession, message: Message) -> None:
-        now = session._admission.clock.seconds()
+        now = session.now()
         session.numeric(N.RPL_TIME, self._server.name, str(int(now)), "0",
                         time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime(now)))
 

@@ -179,7 +179,7 @@ class Registration:
                 return
             if failure.check(WrongPassword) or error.reason in ("password", "banned"):
                 if failure.check(WrongPassword):
-                    session._admission.strike(session)
+                    session.strike()
                 code = N.ERR_YOUREBANNEDCREEP if error.reason == "banned" else N.ERR_PASSWDMISMATCH
                 session.answer(build(code, session.shownNick, str(error),
                                      source=session.server.name))
@@ -211,7 +211,7 @@ class Registration:
 
     def _welcome(self, session: IRCSession, typed: str) -> None:
         session.welcomed = True
-        session.signedOn = session._admission.clock.seconds()
+        session.signedOn = session.now()
         session.nick = None
         self._hub.welcome(session, typed)
 
@@ -261,7 +261,7 @@ class Registration:
         def failed(failure: Failure) -> None:
             failure.trap(ChatError)
             if failure.check(WrongPassword):
-                session._admission.strike(session)
+                session.strike()
             session.answer(build(N.ERR_SASLFAIL, session.shownNick,
                                  f"SASL authentication failed: {failure.getErrorMessage()}",
                                  source=session.server.name))

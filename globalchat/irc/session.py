@@ -147,6 +147,18 @@ class IRCSession(Session):
         self._hub.counters.dropped["too-long"] += 1
         self.numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
 
+    def strike(self) -> None:
+        """
+        Count abuse (a wrong password) against its address.
+        """
+        self._admission.strike(self)
+
+    def now(self) -> float:
+        """
+        The time, by the clock every rule is measured with.
+        """
+        return self._admission.clock.seconds()
+
     @property
     def loggedInFully(self) -> bool:
         # SASL names it before registration ends: the time-out runs on.
