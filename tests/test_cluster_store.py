@@ -6,6 +6,8 @@ being there after it.  What every store does is tested in
 L{tests.test_store} and L{tests.test_store_accounts}, on this store too.
 """
 
+import time
+
 from twisted.internet.defer import ensureDeferred
 from twisted.trial.unittest import TestCase
 
@@ -72,11 +74,30 @@ class ClusterStoreTests(TestCase):
             a, = await self.nodes(1)
             drafts = [draft(f"m{i}", clientId=f"c{i}") for i in range(2500)]
             first = await a.append(drafts)
-            self.assertEqual([m.id for m, _ in first], list(range(1, 2501)))
+            start = first[0][0].id
+            self.assertEqual([m.id for m, _ in first], list(range(start, start + 2500)))
             self.assertEqual(len(await a.history("lobby", 5000)), 2500)
             again = await a.append(drafts)
             self.assertEqual(again, [(m, True) for m, _ in first])
             self.assertEqual(a.rows, 2500)
+        return ensureDeferred(go())
+
+    def test_idsAfterRedisLostEverything(self):
+        """
+        Ids start from the time (in microseconds), so that a Redis that
+        lost its data (restarted without persistence) gives ids above every
+        id given before it, which clients may still hold.
+        """
+        async def go():
+            a, = await self.nodes(1)
+            before = time.time() * 1e6
+            first, _ = await one(a, draft("first"))
+            self.assertGreaterEqual(first.id, before)
+            self.assertLess(first.id, 2**53)
+            await a._redis.execute("FLUSHALL")
+            again, _ = await one(a, draft("again"))
+            self.assertGreater(again.id, first.id)
+            self.assertEqual([m.id for m in await a.history("lobby", 5)], [again.id])
         return ensureDeferred(go())
 
     def test_knownOnEveryNode(self):

@@ -56,8 +56,18 @@ for n = 1, count do
     end
     if not earlier[n] then new = new + 1 end
 end
-local id = redis.call("INCRBY", KEYS[1], new) - new
-local out, written, ids, byTarget, targets, stored = {}, {}, {}, {}, {}, {}
+local last = redis.call("INCRBY", KEYS[1], new)
+if last == new then
+    -- No counter: a new cluster, or a Redis that lost its data.  Ids start
+    -- at the time in microseconds, above any given before (at fewer than a
+    -- million lines a second), so that clients holding an old id neither
+    -- skip new lines as seen nor resume from the wrong place.
+    local now = redis.call("TIME")
+    last = now[1] * 1000000 + now[2] + new
+    redis.call("SET", KEYS[1], string.format("%d", last))
+end
+local id = last - new
+local out, written, ids, byTarget, targets = {}, {}, {}, {}, {}
 for n = 1, count do
     local from = earlier[n]
     if type(from) == "number" then
@@ -68,7 +78,7 @@ for n = 1, count do
     else
         id = id + 1
         local target = KEYS[tonumber(ARGV[3 * n - 2])]
-        written[n] = "[" .. id .. "," .. ARGV[3 * n - 1]
+        written[n] = "[" .. string.format("%d", id) .. "," .. ARGV[3 * n - 1]
         if not byTarget[target] then
             byTarget[target] = {}
             targets[#targets + 1] = target
@@ -78,7 +88,7 @@ for n = 1, count do
         members[#members + 1] = written[n]
         if ARGV[3 * n] ~= "" then
             ids[#ids + 1] = ARGV[3 * n]
-            ids[#ids + 1] = id .. "\\n" .. target
+            ids[#ids + 1] = string.format("%d", id) .. "\\n" .. target
         end
         out[n + 1] = id
     end
