@@ -13,6 +13,7 @@ checkout).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -37,18 +38,20 @@ class LoopbackPorts:
     """
     Servers under test listen on 127.0.0.1 only: irctest's own choice of
     address is every interface (C{0.0.0.0}), which would put a test server
-    with known passwords on the network.  (With several pytest-xdist
-    workers, irctest's own record of ports was seen read half-written.)
+    with known passwords on the network.  With several pytest-xdist
+    workers, irctest's own lock on its record of ports did not keep them
+    apart (the record was read empty, and a port it held went missing).
     """
 
     @contextlib.contextmanager
     def _used_ports(self) -> Iterator[Set[Tuple[str, int]]]:
         """
         irctest's record of the ports its servers were given, shared by
-        its pytest-xdist workers, replaced whole rather than rewritten in
-        place: a worker never reads it half-written.
+        its pytest-xdist workers, under a lock of the kernel's own
+        (C{flock} on a file that is never removed) and replaced whole.
         """
-        with self._port_lock:
+        with open(f"{self._used_ports_path}.flock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 used = {(h, p) for h, p in json.loads(self._used_ports_path.read_text())}
             except (FileNotFoundError, ValueError):
