@@ -41,7 +41,7 @@ export GLOBALCHAT_BIN=${GLOBALCHAT_BIN:-$root/.venv/bin}
 out=${IRCTEST_OUT:-$irctest/results}
 mkdir -p "$out"
 
-# The selection the issue compares servers on: no implementation-specific,
+# The selection servers are compared on: no implementation-specific,
 # deprecated, strict or services tests.
 selection='not Ergo and not deprecated and not strict and not services'
 summary=()
