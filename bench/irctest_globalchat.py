@@ -12,11 +12,13 @@ checkout).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -182,6 +184,7 @@ class GlobalchatController(LoopbackPorts, BaseServerController, DirectoryBasedCo
         self.proc = self.execute(
             [str(BIN / "twistd"), "-n", "--pidfile=", "globalchat", *options],
             cwd=str(ROOT), env=env)
+        _started.append(self.proc)
         try:
             self.wait_for_port()
             if password is None:
@@ -208,6 +211,21 @@ class GlobalchatController(LoopbackPorts, BaseServerController, DirectoryBasedCo
                 raise
             # irctest's accounts have 6-letter passwords ("sesame").
             raise NotImplementedByController(f"account passwords this short ({e.line})")
+
+
+#: Every server started, so that none outlives the run: runs in which
+#: tests failed were seen leaving a server of each failed test behind.
+_started: list[subprocess.Popen] = []
+
+
+@atexit.register
+def _stopAll() -> None:
+    for process in _started:
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def get_irctest_controller_class() -> Type[GlobalchatController]:
