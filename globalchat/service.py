@@ -18,6 +18,7 @@ from twisted.logger import (
 )
 
 from globalchat import endpoints, tls
+from globalchat.chat import names
 from globalchat.chat.admission import Admission
 from globalchat.chat.bus import LocalBus
 from globalchat.chat.moderation import Moderation
@@ -177,6 +178,7 @@ def makeService(config, reactor: IReactorCore | None = None) -> MultiService:
     if config["metrics"] is not None:
         # After the chat's ports, whose "listening on" lines come first.
         metricsService(reactor, config["metrics"], hub, mapper).setServiceParent(top)
+    names.load()
     # Last, so that everything start-up made is frozen.
     QuietCollector().setServiceParent(top)
     return top

@@ -5,7 +5,9 @@ connection, over L{StringTransport}.
 
 from hypothesis import given, settings, strategies as st
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactor
 from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.internet.error import ConnectionDone
 from twisted.logger import globalLogPublisher
@@ -42,6 +44,21 @@ class ServerTests(SynchronousTestCase):
         transport.clear()
         self.assertTrue(data == b"" or data.endswith(b"\r\n"), data)
         return data.decode("utf-8").splitlines()
+
+    def test_transportAttributesKnownEarly(self):
+        """
+        The attributes a Twisted transport would first set at its first
+        write are set as soon as the connection is made: a transport made
+        before another connection's first write then keeps its attributes
+        without a dictionary of its own (see L{server._knownEarly}).
+        """
+        class Transport(FileDescriptor):
+            def getPeer(self):
+                return IPv4Address("TCP", "198.51.100.7", 40000)
+
+        transport = Transport(reactor=MemoryReactor())
+        self.factory.buildProtocol(None).makeConnection(transport)
+        self.assertTrue({"dataBuffer", "offset"} <= set(vars(transport)))
 
     def test_greetingCRLFAndLF(self):
         """

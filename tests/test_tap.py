@@ -16,6 +16,8 @@ from twisted.logger import formatEvent, globalLogPublisher
 from twisted.plugin import getPlugins
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from globalchat.chat import names
+from globalchat.heap import QuietCollector
 from globalchat import service, startup, stateloader, tap, tls
 from globalchat.store.memory import MemoryStore
 from globalchat.store.service import HistoryService
@@ -412,6 +414,17 @@ class HistoryOptionsTests(SynchronousTestCase):
         self.assertTrue((directory / startup.HISTORY_FILE).exists())
         hub = listeners(service)[0].factory.admission.hub
         self.assertEqual((hub.backlog, hub.store), (20, self.history(service).store))
+
+    def test_readyBeforeTheFirstLogin(self):
+        """
+        The look-alike table is read as the server is made, so that the
+        first login neither waits for it nor has its memory counted; the
+        collector settings come with the server, last.
+        """
+        names._prototypes.cache_clear()
+        service = self.makeService("--data-dir", self.mktemp(), "--no-history")
+        self.assertEqual(names._prototypes.cache_info().currsize, 1)
+        self.assertIsInstance(list(service)[-1], QuietCollector)
 
     def test_noHistory(self):
         """

@@ -77,6 +77,16 @@ def _prototypes() -> dict[str, str]:
     return prototypes
 
 
+def load() -> None:
+    """
+    Read the look-alike table now, as a server starts, rather than at its
+    first login: parsing the large file it comes from leaves a few
+    megabytes behind, which belong to the server, not to its first
+    connections (nor should the first login wait for it).
+    """
+    _prototypes()
+
+
 def skeleton(name: str) -> str:
     """
     What C{name} looks like: two names with the same skeleton are easily

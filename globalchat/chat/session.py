@@ -229,6 +229,13 @@ class Session(Policed):
         (ignoring.add if ignored else ignoring.discard)(key)
         return changed
 
+    def loggedOut(self) -> None:
+        """
+        The end of its login (the portal's logout): its name and rooms go
+        back to the hub.
+        """
+        self._hub.quit(self, "connection closed")
+
     def loggedIn(self, logout: Callable[[], None], certified: bool,
                  account: str | None = None) -> None:
         """

@@ -86,8 +86,10 @@ class ChatRealm:
             holder.closeWith(holder.render.error(f"{avatarId.name} is an account, and its owner has "
                                         "just logged in"))
         user = ChatUser(avatarId.name, avatarId.account)
+        # The logout is the session's own method: a closure here would be
+        # a few hundred bytes more for each connection.
         return self._hub.bus.claim(mind, avatarId.name).addCallback(
-            lambda _: (IChatUser, user, lambda: self._hub.quit(mind, "connection closed")))
+            lambda _: (IChatUser, user, mind.loggedOut))
 
 
 class Identity:
