@@ -47,6 +47,20 @@ def command(name: str, module: str) -> list[str]:
     return [found] if found else [sys.executable, "-m", module]
 
 
+def terminate(process: subprocess.Popen) -> None:
+    """
+    Stop C{process} as an operator would (SIGTERM, so it can clean up), and
+    kill it if it has not gone within ten seconds, so no test leaves it behind.
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def twistd(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     """
     Run C{twistd} to completion (for commands that must fail at start).
@@ -105,13 +119,7 @@ class Server:
         return self.waitFor(FINGERPRINT)[0].group(1).decode()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         if not self.process.stdout.closed:
             self.output += self.process.stdout.read()
             self.process.stdout.close()

@@ -9,13 +9,14 @@ The cluster's tests run against Debian's C{redis-server} (installed by
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import time
 import unittest
 from pathlib import Path
+
+from tests.processes import terminate
 
 
 def redisServerPath() -> str:
@@ -128,13 +129,8 @@ class RedisServer:
         """
         Stop it (without saving) and wait until it is gone.
         """
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process)
         self.process = None
 
     def kill(self) -> None:
