@@ -481,7 +481,8 @@ class ExposeTests(SynchronousTestCase):
 
     def setUp(self):
         self.reactor = MemoryReactorClock()
-        self.gateway = FakeMapper("NAT-PMP", [mapping(external=1234), mapping(external=4433)])
+        self.gateway = FakeMapper("NAT-PMP", [mapping(external=1234), mapping(external=4433),
+                                              mapping(external=6667)])
         self.patch(service, "gatewayMethods", lambda reactor, gateway: [
             ("NAT-PMP", lambda: succeed(self.gateway))
         ])
@@ -547,17 +548,17 @@ class ExposeTests(SynchronousTestCase):
 
     def test_mapsEveryPort(self):
         """
-        Each TCP and TLS port is mapped once bound; the TLS one is
-        announced with its certificate's fingerprint.
+        Each TCP and TLS port, IRC ones included, is mapped once bound; the
+        TLS one is announced with its certificate's fingerprint.
         """
         options = tap.Options()
         options.parseOptions(["--expose", "--data-dir", self.mktemp(), "--no-history",
-                              "--port", "tcp:1234", "--port", "ssl:4433"])
+                              "--port", "tcp:1234", "--port", "ssl:4433", "--irc", "tcp:6667"])
         service = tap.makeService(options, reactor=self.reactor)
         service.privilegedStartService()
         service.startService()
         self.addCleanup(service.stopService)
-        self.assertEqual([port for port, _, _ in self.gateway.added], [1234, 4433])
+        self.assertEqual([port for port, _, _ in self.gateway.added], [1234, 4433, 6667])
         fingerprints = [e["fingerprint"] for e in self.logged if "fingerprint" in e]
         self.assertIn(
             "mapped on the router at 8.8.4.4:4433 \N{EM DASH} friends connect with "
